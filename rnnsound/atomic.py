@@ -1,0 +1,39 @@
+"""Atomic file writes: write to a temporary file beside the target, then rename.
+
+A crash, Ctrl-C or an error half-way never leaves a truncated file at the target path,
+and an existing file there stays intact until the new one is complete.
+"""
+import contextlib
+import os
+import tempfile
+
+from .errors import UserError
+
+
+def check_writable(path):
+    """Fail early, with one line, when `path` cannot be created (before any long work)."""
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise UserError(f"output path {path} is a directory; give a file name")
+    if not os.path.isdir(parent):
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create folder {parent} for {path} ({e.strerror}); choose another output path")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write to folder {parent}; choose another output path")
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path in the target's folder; rename it onto `path` on success only."""
+    check_writable(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

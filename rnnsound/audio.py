@@ -1,0 +1,93 @@
+"""Audio in and out: decode any common file to mono float at a target rate; write 16-bit WAV.
+
+Decoding is libsndfile's (the `soundfile` wheel ships it: WAV of any PCM/float width, FLAC,
+OGG Vorbis, Opus, MP3, AIFF, ...). Channels are averaged to mono. Resampling is
+scipy.signal.resample_poly (polyphase, Kaiser-windowed anti-alias filter), run block by block
+with enough overlap that the result equals one call on the whole song, so a 3-hour song gets a
+progress bar and bounded working memory.
+"""
+import math
+import os
+
+import numpy as np
+import scipy.signal
+import soundfile as sf
+from tqdm import tqdm
+
+from .atomic import atomic_path
+from .errors import UserError
+
+BLOCK = 1 << 20  # samples per decode/resample block (~1 minute at 16 kHz)
+
+
+def read_audio(path, progress=True):
+    """Decode `path` to (mono float32 samples at the file's rate, rate, channels)."""
+    if not os.path.exists(path):
+        raise UserError(f"song file {path} does not exist; check the path")
+    if os.path.isdir(path):
+        raise UserError(f"song path {path} is a folder; give an audio file")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"song file {path} is empty (0 bytes); give a real audio file")
+    try:
+        f = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise UserError(f"{path} is not an audio file libsndfile can read ({e}); "
+                        "use WAV, FLAC, OGG, Opus or MP3")
+    with f:
+        rate, channels, total = f.samplerate, f.channels, f.frames
+        blocks = []
+        with tqdm(total=total, unit="sample", unit_scale=True, desc="decode", disable=not progress) as bar:
+            try:
+                for block in f.blocks(blocksize=BLOCK, dtype="float32", always_2d=True):
+                    blocks.append(block.mean(axis=1, dtype=np.float64).astype(np.float32))
+                    bar.update(len(block))
+            except (sf.LibsndfileError, RuntimeError) as e:
+                raise UserError(f"{path} could not be decoded past sample {sum(map(len, blocks))} ({e}); "
+                                "the file may be truncated")
+    samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    if samples.size == 0:
+        raise UserError(f"song file {path} holds no audio samples; give a non-empty song")
+    if not np.all(np.isfinite(samples)):
+        bad = int(np.count_nonzero(~np.isfinite(samples)))
+        raise UserError(f"{path} has {bad} NaN or infinite samples; repair or re-export the file")
+    return samples, rate, channels
+
+
+def resample(samples, rate_in, rate_out, progress=True):
+    """Polyphase resampling of a 1-D signal; identical to one resample_poly call on all of it."""
+    if rate_in == rate_out:
+        return samples
+    g = math.gcd(rate_in, rate_out)
+    up, down = rate_out // g, rate_in // g
+    # resample_poly's filter reaches 10*max(up, down) upsampled samples each side, i.e.
+    # 10*max(up,down)/up input samples; `context` (a multiple of `down`, so block starts map to
+    # whole output samples) covers it with room to spare.
+    reach = 10 * max(up, down) / up + 8
+    context = down * math.ceil(reach / down)
+    block = down * max(1, BLOCK // down)
+    n = len(samples)
+    out = np.empty(math.ceil(n * up / down), np.float32)
+    with tqdm(total=n, unit="sample", unit_scale=True, desc="resample", disable=not progress) as bar:
+        for a in range(0, n, block):
+            b = min(a + block, n)
+            lo, hi = max(0, a - context), min(n, b + context)
+            y = scipy.signal.resample_poly(samples[lo:hi].astype(np.float64), up, down)
+            first = (a - lo) * up // down
+            count = (b * up + down - 1) // down - a * up // down
+            out[a * up // down: a * up // down + count] = y[first:first + count]
+            bar.update(b - a)
+    return out
+
+
+def load_song(path, sample_rate, progress=True):
+    """Mono float32 samples of the file at `sample_rate`, and a description of the source."""
+    samples, rate, channels = read_audio(path, progress)
+    samples = resample(samples, rate, sample_rate, progress)
+    return samples, {"source_rate": rate, "source_channels": channels}
+
+
+def write_wav(path, samples, sample_rate):
+    """Write float samples in [-1, 1] as 16-bit PCM WAV, atomically; values beyond are clipped."""
+    pcm = np.clip(np.asarray(samples, np.float64), -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format="WAV")

@@ -1,0 +1,77 @@
+"""Reference predictors of the next frame, scored on the dev split: what a model must beat.
+
+- zero: predict 0 (the data's mean square: the blog's starting MSE);
+- last frame: predict that the next frame repeats the current one;
+- linear: ridge regression on the train split from the current frame (an F x F map plus bias)
+  when F <= LINEAR_FULL_MAX, else from the last LINEAR_TAIL samples of the current frame
+  (a LINEAR_TAIL x F map), so the fit stays small at F = 40000. The ridge strength is chosen
+  on the last 10% of the train examples (overlapping windows of a short song hold few distinct
+  frames, and an unregularised F x F map overfits them), then the map is refitted on all of train.
+All use the same frames the network sees, so the numbers are directly comparable.
+"""
+import numpy as np
+
+LINEAR_FULL_MAX = 4000
+LINEAR_TAIL = 1000
+
+
+def _frames(dataset, indices=None, batch=256):
+    """Yield (inputs, targets) of the examples at `indices` as (frames, F) float64 rows."""
+    indices = np.arange(dataset.num_examples) if indices is None else indices
+    for a in range(0, len(indices), batch):
+        x, y = dataset.get(indices[a:a + batch])
+        yield x.reshape(-1, x.shape[-1]).astype(np.float64), y.reshape(-1, y.shape[-1]).astype(np.float64)
+
+
+def linear_inputs(x):
+    """The features the linear baseline uses: whole frame, or its last LINEAR_TAIL samples; plus 1."""
+    feats = x if x.shape[1] <= LINEAR_FULL_MAX else x[:, -LINEAR_TAIL:]
+    return np.hstack([feats, np.ones((len(x), 1))])
+
+
+def _normal_equations(dataset, indices):
+    gram = cross = 0.0
+    for x, y in _frames(dataset, indices):
+        a = linear_inputs(x)
+        gram, cross = gram + a.T @ a, cross + a.T @ y
+    return gram, cross
+
+
+def fit_linear(train):
+    """Ridge map (features+1, F); the ridge strength picked on a held-out tail of train."""
+    n = train.num_examples
+    cut = int(n * 0.9)
+    # Overlapping windows share frames: leave out the examples that overlap the held-out ones.
+    gap = -(-(train.attrs["seq_len"] + 1) // train.attrs["hop"])
+    held_out = cut - gap >= 1 and cut < n
+    gram, cross = _normal_equations(train, np.arange(cut - gap if held_out else n))
+    scale = np.trace(gram) / len(gram)
+    if held_out:
+        s, V = np.linalg.eigh(gram)
+        rotated = V.T @ cross
+        errors = {}
+        for ridge in 10.0 ** np.arange(-6, 7):  # relative to the mean diagonal of the Gram matrix
+            A = V @ (rotated / (s + ridge * scale)[:, None])
+            errors[ridge] = sum(float(np.sum((y - linear_inputs(x) @ A) ** 2)) for x, y in _frames(train, np.arange(cut, n)))
+        best = min(errors, key=errors.get)
+        g2, c2 = _normal_equations(train, np.arange(cut - gap, n))
+        gram, cross = gram + g2, cross + c2
+    else:
+        best = 1e-3
+    return np.linalg.solve(gram + best * scale * np.eye(len(gram)), cross)
+
+
+def evaluate(train, dev):
+    """{'zero': mse, 'last_frame': mse, 'linear': mse, 'linear_inputs': str} on the dev split."""
+    A = fit_linear(train)
+    sums = {"zero": 0.0, "last_frame": 0.0, "linear": 0.0}
+    count = 0
+    for x, y in _frames(dev):
+        sums["zero"] += float(np.sum(y ** 2))
+        sums["last_frame"] += float(np.sum((y - x) ** 2))
+        sums["linear"] += float(np.sum((y - linear_inputs(x) @ A) ** 2))
+        count += y.size
+    out = {k: v / count for k, v in sums.items()}
+    F = train.attrs["frame_size"]
+    out["linear_inputs"] = f"whole frame ({F} samples)" if F <= LINEAR_FULL_MAX else f"last {LINEAR_TAIL} samples"
+    return out

@@ -1,0 +1,100 @@
+"""The `rnnsound` command: prepare, train, generate, report. Thin wrappers over importable functions."""
+import argparse
+import sys
+
+from .config import DataConfig, TrainConfig, parse_assignments, with_overrides
+from .errors import UserError
+
+
+def _prepare(args):
+    from .dataset import prepare
+    cfg = with_overrides(DataConfig(), {
+        "sample_rate": args.sample_rate, "frame_size": args.frame_size, "seq_len": args.seq_len, "hop": args.hop,
+        "normalisation": args.normalisation, "train_fraction": args.train_fraction, "dtype": args.dtype})
+    out = args.output or f"data/{'default' if args.song is None else _stem(args.song)}_f{cfg.frame_size}_l{cfg.seq_len}" \
+                         f"{'' if cfg.hop == 0 else f'_h{cfg.hop}'}.hdf5"
+    info = prepare(args.song, out, cfg, progress=not args.quiet)
+    print(f"wrote {out}: {info['train']} train + {info['dev']} dev examples of {cfg.seq_len} frames x "
+          f"{cfg.frame_size} samples ({info['samples'] / cfg.sample_rate:.1f} s of audio at {cfg.sample_rate} Hz)")
+
+
+def _stem(path):
+    import os
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _train_config(args):
+    overrides = parse_assignments(args.set)
+    for flag in ("cell", "hidden", "layers", "epochs", "batch_size", "backend", "seed"):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[flag] = value
+    return with_overrides(TrainConfig(), overrides)
+
+
+def _train(args):
+    from .train import train
+    cfg = _train_config(args)
+    run_dir = args.resume or args.output
+    if run_dir is None:
+        raise UserError("give a run folder with -o/--output (or --resume FOLDER)")
+    s = train(args.dataset, cfg, run_dir, resume=bool(args.resume), progress=not args.quiet)
+    b = s["baselines"]
+    print(f"{run_dir}: {s['epochs']} epochs, {s['steps']} updates in {s['seconds']:.0f} s; best dev MSE {s['best_dev']:.5g} "
+          f"(predict zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g})")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="rnnsound", description="Raw-audio generation with a PyTensor GRU/LSTM "
+                                "(a reproduction of the 2016 'Sound generation summary').")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = DataConfig()
+    pp = sub.add_parser("prepare", help="song -> Fuel-layout HDF5 dataset",
+                        description="Decode a song (WAV/FLAC/OGG/Opus/MP3, any rate, any channels), mix to mono, "
+                                    "resample, normalise, cut into examples of L frames of F samples, split "
+                                    "train/dev, and write Fuel's H5PYDataset layout.")
+    pp.add_argument("song", nargs="?", help="audio file; omitted: the embedded default song (3:20, synthesised)")
+    pp.add_argument("--frame-size", "-F", type=int, default=d.frame_size, help="F, samples per frame (default %(default)s)")
+    pp.add_argument("--seq-len", "-L", type=int, default=d.seq_len, help="L, frames per example (default %(default)s)")
+    pp.add_argument("--hop", type=int, default=d.hop, help="frames between example starts; 0 = L, no overlap (default)")
+    pp.add_argument("--sample-rate", type=int, default=d.sample_rate, help="Hz to resample to (default %(default)s)")
+    pp.add_argument("--normalisation", choices=("minmax", "stdev"), default=d.normalisation,
+                    help="minmax: the blog's 2*(x-mean-min)/(max-min)-1; stdev: (x-mean)/std (default %(default)s)")
+    pp.add_argument("--train-fraction", type=float, default=d.train_fraction,
+                    help="fraction of the song used for training (default: the class's 160e6/174229537)")
+    pp.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype, help="stored type (blog: float64)")
+    pp.add_argument("-o", "--output", help="output .hdf5 (default data/<song>_f<F>_l<L>.hdf5)")
+    pp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    pp.set_defaults(func=_prepare)
+
+    t = TrainConfig()
+    tp = sub.add_parser("train", help="train a GRU/LSTM on a prepared dataset",
+                        description="Train with the blog's recipe (RMSProp 0.002, decay 0.95, step clipping 1.0, "
+                                    "lr x0.97 per epoch, batch 128, 30 epochs) into a run folder.")
+    tp.add_argument("dataset", help="a file written by `rnnsound prepare`")
+    tp.add_argument("-o", "--output", help="run folder to create")
+    tp.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder from its last.h5")
+    tp.add_argument("--cell", choices=("gru", "lstm"), help=f"recurrent cell (default {t.cell})")
+    tp.add_argument("--hidden", type=int, help=f"units per layer (default {t.hidden}; the blog also used 199)")
+    tp.add_argument("--layers", type=int, help=f"recurrent layers (default {t.layers})")
+    tp.add_argument("--epochs", type=int, help=f"passes over the train split (default {t.epochs})")
+    tp.add_argument("--batch-size", type=int, help=f"examples per update (default {t.batch_size})")
+    tp.add_argument("--backend", choices=("jax", "c", "numba"), help=f"PyTensor backend (default {t.backend})")
+    tp.add_argument("--seed", type=int, help=f"initialisation and data order (default {t.seed})")
+    tp.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="any other TrainConfig field, e.g. --set recur_axis=batch --set learning_rate=0.001 "
+                         "(fields: " + ", ".join(TrainConfig.__dataclass_fields__) + ")")
+    tp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    tp.set_defaults(func=_train)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as e:
+        print(f"rnnsound: error: {e}", file=sys.stderr)
+        return e.exit_code
+    return 0

@@ -1,0 +1,136 @@
+"""The experiment's settings: frozen dataclasses holding the blog's defaults.
+
+Every field says its unit (samples, frames, steps, examples) and where its default comes from:
+"blog" (the post or her committed code, see ../shared/BLOG_RECIPE.md) or "GUESS" (the blog does
+not say; our choice). Overrides come as strings `key=value`, are converted to the field's type,
+and unknown keys are refused, so a typo never runs silently with a default.
+"""
+import dataclasses
+import json
+import typing
+
+from .errors import UserError
+
+# Fraction of the class song used for training: 160,000,000 of its 174,229,537 samples.
+BLOG_TRAIN_FRACTION = 160_000_000 / 174_229_537
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """How a song becomes a dataset (`rnnsound prepare`)."""
+    sample_rate: int = 16000      # Hz; blog: the class song was 16 kHz
+    frame_size: int = 1000        # F, samples per frame; blog swept 40..40000, 1000 in most plots
+    seq_len: int = 100            # L, frames per example; blog swept 50..10000, 100 in most plots
+    hop: int = 0                  # frames between example starts; 0 = L (blog: no overlap)
+    normalisation: str = "minmax"  # blog: "minmax" in every plot; "stdev" was her second option
+    train_fraction: float = BLOG_TRAIN_FRACTION  # blog: 160e6 / 174229537 samples
+    dtype: str = "float32"        # GUESS for speed; the blog stored float64
+
+    @property
+    def hop_frames(self):
+        return self.hop or self.seq_len
+
+    def validate(self):
+        for name in ("frame_size", "seq_len", "sample_rate"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        if self.hop < 0:
+            raise UserError(f"hop must be a positive number of frames (or 0 for no overlap), got {self.hop}")
+        if self.normalisation not in ("minmax", "stdev"):
+            raise UserError(f"normalisation must be 'minmax' or 'stdev', got {self.normalisation!r}")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise UserError(f"train-fraction must be between 0 and 1, got {self.train_fraction}")
+        if self.dtype not in ("float32", "float64"):
+            raise UserError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The model and its training recipe (`rnnsound train`)."""
+    cell: str = "gru"             # blog: GRU in every plotted run; "lstm" for the comparison
+    hidden: int = 256             # H, units per layer; blog: 199 or 256
+    layers: int = 2               # blog: 2
+    init_width: float = 0.08      # blog: weights uniform in [-0.04, 0.04]; biases zero
+    forget_bias: float = 0.0      # LSTM only; blog/Blocks default 0, classmates used 1
+    recur_axis: str = "time"      # "time" = intended; "batch" = her committed bug (no transpose)
+    optimizer: str = "rmsprop"    # blog: RMSProp; "adam" as an alternative
+    learning_rate: float = 0.002  # blog
+    decay_rate: float = 0.95      # blog: RMSProp decay of the squared-gradient average
+    max_scaling: float = 1e5      # Blocks' RMSProp default: the RMS is floored at 1/max_scaling
+    step_clip: float = 1.0        # blog: the whole RMSProp step rescaled to norm <= 1.0 (0 = off)
+    lr_decay: float = 0.97        # blog: learning rate multiplied by this after every epoch
+    batch_size: int = 128         # examples per minibatch; blog
+    epochs: int = 30              # blog
+    seed: int = 1234              # GUESS: fixes initialisation and data order
+    bptt_chunk: int = 0           # frames per backprop chunk (exact gradient, less memory); 0 = auto
+    memory_gb: float = 8.0        # GUESS: budget for stored activations that picks bptt_chunk
+    backend: str = "jax"          # PyTensor linker; chosen on measurement (README, benchmarks/)
+
+    def validate(self):
+        for name in ("hidden", "layers", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        if self.epochs < 0:
+            raise UserError(f"epochs must be >= 0, got {self.epochs}")
+        choices = {"cell": ("gru", "lstm"), "recur_axis": ("time", "batch"),
+                   "optimizer": ("rmsprop", "adam"), "backend": ("jax", "c", "numba")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise UserError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        if self.learning_rate <= 0 or self.init_width <= 0:
+            raise UserError("learning-rate and init-width must be positive")
+        if self.bptt_chunk < 0 or self.memory_gb <= 0:
+            raise UserError("bptt-chunk must be >= 0 (0 = automatic) and memory-gb positive")
+        return self
+
+
+def _convert(value, kind, key):
+    if kind is bool:
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+    else:
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise UserError(f"override {key}={value!r}: expected a {kind.__name__}")
+
+
+def with_overrides(config, overrides):
+    """Return a copy of `config` with `overrides` ({key: str or typed value}) applied.
+
+    Keys may use dashes or underscores. An unknown key is an error naming the valid ones.
+    """
+    types = typing.get_type_hints(type(config))
+    changes = {}
+    for key, value in overrides.items():
+        name = key.replace("-", "_")
+        if name not in types:
+            valid = ", ".join(f.name for f in dataclasses.fields(config))
+            raise UserError(f"unknown setting {key!r} for {type(config).__name__}; valid: {valid}")
+        changes[name] = _convert(value, types[name], key) if isinstance(value, str) else types[name](value)
+    return dataclasses.replace(config, **changes).validate()
+
+
+def parse_assignments(pairs):
+    """['a=1', 'b=x'] -> {'a': '1', 'b': 'x'}; a pair without '=' is an error."""
+    out = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise UserError(f"override {pair!r} must look like key=value")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def to_json(config):
+    return json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True)
+
+
+def from_dict(cls, data):
+    """Build a config from a saved dict, ignoring keys a newer version no longer has."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,208 @@
+"""Song -> dataset: normalise, frame, split, and write Fuel's H5PYDataset layout.
+
+Layout (readable by Fuel 0.2's `H5PYDataset`, and by `rnnsound.streams`):
+- datasets `inputs` and `targets`, shape (N, L, F), axes labelled batch, sequence, frame;
+  example i's targets are its inputs shifted by one frame (F samples) later in the song;
+- `attrs['split']`: the structured array of Fuel's `create_split_array`, one row per
+  (split, source), train rows [0, n_train), dev rows [n_train, N);
+- attributes describing everything needed to reuse the file (rate, F, L, hop, normalisation
+  and its constants, source file and sha256, train fraction).
+
+Split (as the class did it, without its one-frame leak): with p = round(train_fraction * n)
+samples, train examples have their inputs inside [0, p) (their targets reach p + F); dev
+examples start at p + F, so no dev sample is ever seen in training. On the class song this
+gives her counts: 1600/142 examples at F=1000, L=100 and 800/71 at F=4000, L=50.
+"""
+import hashlib
+import os
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from .atomic import atomic_path
+from .errors import UserError
+
+FUEL_INTERFACE_VERSION = "0.3"  # H5PYDataset.interface_version in Fuel 0.2
+SOURCES = ("inputs", "targets")
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+def norm_constants(samples, kind):
+    """Constants of the blog's normalisations, computed in float64 over the whole song."""
+    x = np.asarray(samples, np.float64)
+    mean, lo, hi, std = float(x.mean()), float(x.min()), float(x.max()), float(x.std())
+    if kind == "minmax" and hi == lo or kind == "stdev" and std == 0.0:
+        raise UserError("the song is silent (every sample has the same value); give a song with sound in it")
+    return {"kind": kind, "mean": mean, "min": lo, "max": hi, "std": std}
+
+
+def normalise(x, c):
+    """Blog's minmax: 2 * (x - mean - min) / (max - min) - 1 (raw min and max); or (x - mean) / std."""
+    x = np.asarray(x, np.float64)
+    if c["kind"] == "minmax":
+        return 2.0 * (x - c["mean"] - c["min"]) / (c["max"] - c["min"]) - 1.0
+    return (x - c["mean"]) / c["std"]
+
+
+def denormalise(y, c):
+    """Inverse of `normalise`: model outputs back to the song's original scale."""
+    y = np.asarray(y, np.float64)
+    if c["kind"] == "minmax":
+        return (y + 1.0) * (c["max"] - c["min"]) / 2.0 + c["mean"] + c["min"]
+    return y * c["std"] + c["mean"]
+
+
+# --- framing and split ----------------------------------------------------------------------
+
+def count_examples(n_samples, F, L, hop):
+    """Examples whose inputs (L*F samples) and targets (F more) fit in n_samples, every hop frames."""
+    span = (L + 1) * F
+    return 0 if n_samples < span else (n_samples - span) // (hop * F) + 1
+
+
+def split_layout(n, F, L, hop, train_fraction):
+    """(n_train, n_dev, dev_start): counts and the dev segment's first sample; see module doc."""
+    p = int(round(train_fraction * n))
+    n_train = 0 if p < L * F else (p - L * F) // (hop * F) + 1
+    dev_start = p + F
+    n_dev = count_examples(n - dev_start, F, L, hop) if n > dev_start else 0
+    return n_train, n_dev, dev_start
+
+
+def largest_seq_len(n, F, hop, train_fraction, same_hop):
+    """The largest L giving at least one train and one dev example (0 if none)."""
+    lo, hi = 0, max(1, n // F)
+    while lo < hi:  # counts fall as L grows, so binary search
+        mid = (lo + hi + 1) // 2
+        h = mid if same_hop else hop
+        n_train, n_dev, _ = split_layout(n, F, mid, h, train_fraction)
+        lo, hi = (mid, hi) if n_train and n_dev else (lo, mid - 1)
+    return lo
+
+
+def example_starts(n, F, L, hop, train_fraction):
+    """First sample of each example's inputs: train ones, then dev ones."""
+    n_train, n_dev, dev_start = split_layout(n, F, L, hop, train_fraction)
+    step = hop * F
+    return np.concatenate([np.arange(n_train) * step, dev_start + np.arange(n_dev) * step]).astype(np.int64), n_train
+
+
+def frame(samples, starts, F, L):
+    """(inputs, targets), each (len(starts), L, F): windows of the song and the same one frame later."""
+    x = np.stack([samples[s:s + L * F] for s in starts]).reshape(len(starts), L, F)
+    y = np.stack([samples[s + F:s + F + L * F] for s in starts]).reshape(len(starts), L, F)
+    return x, y
+
+
+def unframe(inputs, targets_last_frame=None):
+    """Samples of non-overlapping examples, in order: the inverse of `frame` for hop = L."""
+    song = inputs.reshape(-1)
+    if targets_last_frame is not None:
+        song = np.concatenate([song, targets_last_frame.reshape(-1)])
+    return song
+
+
+# --- Fuel's split attribute -----------------------------------------------------------------
+
+def create_split_array(split_dict):
+    """Fuel's H5PYDataset.create_split_array: {split: {source: (start, stop)}} -> structured array."""
+    sources = sorted({s for split in split_dict.values() for s in split})
+    dtype = np.dtype([
+        ("split", "S%d" % max(len(s) for s in split_dict)),
+        ("source", "S%d" % max(len(s) for s in sources)),
+        ("start", np.int64), ("stop", np.int64),
+        ("indices", h5py.ref_dtype), ("available", np.bool_),
+        ("comment", "S1")])
+    rows = np.empty(len(split_dict) * len(sources), dtype=dtype)
+    i = 0
+    for split, by_source in split_dict.items():
+        for source in sources:
+            start, stop = by_source.get(source, (0, 0))
+            rows[i]["split"] = split.encode("utf8")
+            rows[i]["source"] = source.encode("utf8")
+            rows[i]["start"], rows[i]["stop"] = start, stop
+            rows[i]["indices"] = h5py.Reference()
+            rows[i]["available"] = source in by_source
+            rows[i]["comment"] = b"."  # Fuel's placeholder for an empty comment
+            i += 1
+    return rows
+
+
+def read_split_array(rows):
+    """{split: (start, stop)} from Fuel's split attribute (sources must agree)."""
+    out = {}
+    for row in rows:
+        out[row["split"].decode()] = (int(row["start"]), int(row["stop"]))
+    return out
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs=None, progress=True):
+    """Normalise, frame and split `samples` (mono, config.sample_rate) into a Fuel file at `path`."""
+    F, L, hop = config.frame_size, config.seq_len, config.hop_frames
+    n = len(samples)
+    starts, n_train = example_starts(n, F, L, hop, config.train_fraction)
+    n_dev = len(starts) - n_train
+    if n_train == 0 or n_dev == 0:
+        best = largest_seq_len(n, F, hop, config.train_fraction, same_hop=config.hop == 0)
+        fix = (f"use --seq-len {best} or less" if best else "use a smaller --frame-size") + \
+            (" or a --hop smaller than L for overlapping windows" if config.hop == 0 else "")
+        raise UserError(f"song too short: {n} samples ({n / config.sample_rate:.1f} s) give {n_train} train and "
+                        f"{n_dev} dev examples at F={F}, L={L}, hop={hop}; {fix}")
+    consts = norm_constants(samples, config.normalisation)
+    song = normalise(samples, consts).astype(config.dtype)
+    N = len(starts)
+    chunk = max(1, (1 << 22) // (L * F))  # examples per write: ~16 MB of float32
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name in SOURCES:
+            d = f.create_dataset(name, shape=(N, L, F), dtype=config.dtype, chunks=(1, L, F))
+            for axis, label in enumerate(("batch", "sequence", "frame")):
+                d.dims[axis].label = label
+        with tqdm(total=N, unit="example", desc="write", disable=not progress) as bar:
+            for a in range(0, N, chunk):
+                x, y = frame(song, starts[a:a + chunk], F, L)
+                f["inputs"][a:a + len(x)] = x
+                f["targets"][a:a + len(x)] = y
+                bar.update(len(x))
+        f.attrs["split"] = create_split_array({
+            "train": {s: (0, n_train) for s in SOURCES},
+            "dev": {s: (n_train, N) for s in SOURCES}})
+        f.attrs["h5py_interface_version"] = FUEL_INTERFACE_VERSION.encode()
+        f.create_dataset("example_start", data=starts)  # first input sample of each example
+        attrs = {
+            "rnnsound_format": 1, "sample_rate": config.sample_rate, "frame_size": F, "seq_len": L,
+            "hop": hop, "train_fraction": config.train_fraction, "num_samples": n,
+            "normalisation": consts["kind"], "norm_mean": consts["mean"], "norm_min": consts["min"],
+            "norm_max": consts["max"], "norm_std": consts["std"],
+            "source_file": source_name, "source_sha256": source_sha256,
+        }
+        attrs.update(extra_attrs or {})
+        for k, v in attrs.items():
+            f.attrs[k] = v
+    return {"train": n_train, "dev": n_dev, "samples": n, "path": path}
+
+
+def prepare(song_path, output, config, progress=True):
+    """`rnnsound prepare`: an audio file (or None: the embedded default song) -> Fuel HDF5 file."""
+    from . import audio, default_song
+    config.validate()
+    from .atomic import check_writable
+    check_writable(output)
+    if song_path is None:
+        samples = default_song.render(config.sample_rate)
+        name, sha, extra = "default_song", hashlib.sha256(samples.tobytes()).hexdigest(), {"title": default_song.TITLE}
+    else:
+        samples, extra = audio.load_song(song_path, config.sample_rate, progress)
+        name, sha = os.path.basename(song_path), sha256_of(song_path)
+    return write_dataset(output, samples, config, name, sha, extra, progress)

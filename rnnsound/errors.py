@@ -1,0 +1,16 @@
+"""The one exception type the command line turns into a one-line message.
+
+Library code raises `UserError` for anything the user can fix (a bad path, a song too short,
+a flag out of range); the CLI prints `rnnsound: error: <message>` and exits with status 2 (130 after Ctrl-C).
+Everything else is a bug and keeps its traceback.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input, worded as what is wrong and what to do."""
+    exit_code = 2
+
+
+class Interrupted(UserError):
+    """Ctrl-C, after the work so far was saved; exits with the shell's usual 130."""
+    exit_code = 130

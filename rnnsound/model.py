@@ -1,0 +1,125 @@
+"""The network as a PyTensor graph: Linear(F->H), `layers` GRU/LSTM layers, Linear(H->F).
+
+Parameters are a plain ordered dict name -> float32 array (see `init_params`); nothing global.
+Cells are Blocks' bricks (../shared/BLOG_RECIPE.md):
+- GRU (GatedRecurrent, Cho et al. 2014): the layer's input map (Blocks' Fork) gives
+  [x_z | x_r | x_c] = h_below @ W + b;  z, r = sigmoid(h @ Ug + [x_z | x_r]);
+  h_new = z * tanh((r * h) @ U + x_c) + (1 - z) * h.  No biases inside the recurrent step.
+- LSTM (Blocks' LSTM, peepholes): [a_i | a_f | a_g | a_o] = h @ U + h_below @ W + b;
+  i = sigmoid(a_i + c * p_i); f = sigmoid(a_f + c * p_f); c_new = f * c + i * tanh(a_g);
+  o = sigmoid(a_o + c_new * p_o); h_new = o * tanh(c_new). Forget bias: config.forget_bias.
+Everything that does not depend on the previous state (each layer's input map for all steps)
+is one matrix product outside `scan`; the scan step holds only the recurrent products
+(`rnnsound.cells`, which also holds the hand-written backward pass).
+
+Axes: a batch arrives as (batch, L, F). With recur_axis="time" it is transposed to (L, batch, F)
+and the recurrence runs over the L frames (intended). With recur_axis="batch" it is not, so the
+recurrence runs over the examples of the batch and the L frames act as the batch: the bug in the
+blog's committed code (Blocks wants time-major input and her transpose was commented out).
+"""
+import collections
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from . import cells
+
+pytensor.config.floatX = "float32"
+
+
+def gate_count(cell):
+    return 3 if cell == "gru" else 4
+
+
+def state_names(cell, layers):
+    """Names of the recurrent states carried between calls: h per layer (and c for LSTM)."""
+    per = ("h",) if cell == "gru" else ("h", "c")
+    return [f"l{i}_{s}" for i in range(layers) for s in per]
+
+
+def init_params(F, cfg, rng):
+    """Uniform(-w/2, w/2) weights (blog: w = 0.08), zero biases, drawn in a fixed order."""
+    H, w = cfg.hidden, cfg.init_width
+    shapes = [("in_W", (F, H)), ("in_b", (H,))]
+    for i in range(cfg.layers):
+        k = gate_count(cfg.cell)
+        shapes += [(f"l{i}_W", (H, k * H)), (f"l{i}_b", (k * H,))]
+        if cfg.cell == "gru":
+            shapes += [(f"l{i}_Ug", (H, 2 * H)), (f"l{i}_U", (H, H))]
+        else:
+            shapes += [(f"l{i}_U", (H, 4 * H)), (f"l{i}_pi", (H,)), (f"l{i}_pf", (H,)), (f"l{i}_po", (H,))]
+    shapes += [("out_W", (H, F)), ("out_b", (F,))]
+    params = collections.OrderedDict()
+    for name, shape in shapes:
+        if name.endswith("_b"):
+            params[name] = np.zeros(shape, np.float32)
+        else:
+            params[name] = rng.uniform(-w / 2, w / 2, size=shape).astype(np.float32)
+    if cfg.cell == "lstm":
+        for i in range(cfg.layers):
+            params[f"l{i}_b"][H:2 * H] = cfg.forget_bias
+    return params
+
+
+def count_params(params):
+    return int(sum(np.prod(v.shape) for v in params.values()))
+
+
+def input_map(p, x):
+    """(..., F) frames -> (..., H)."""
+    return pt.dot(x, p["in_W"]) + p["in_b"]
+
+
+def output_map(p, h):
+    """(..., H) top-layer states -> (..., F) predicted next frames."""
+    return pt.dot(h, p["out_W"]) + p["out_b"]
+
+
+def recurrent_stack(p, h, states, cell, layers, H):
+    """h (steps, width, H) input-mapped frames -> top-layer states (steps, width, H), final states.
+
+    `p` maps names to symbolic parameters; `states` maps state_names(...) to (width, H) tensors.
+    H is a Python int: slices inside the step must be static for the JAX backend.
+    """
+    final = {}
+    for i in range(layers):
+        xw = pt.dot(h, p[f"l{i}_W"]) + p[f"l{i}_b"]     # (steps, width, kH): hoisted out of scan
+        if cell == "gru":
+            h = cells.gru(xw, states[f"l{i}_h"], p[f"l{i}_Ug"], p[f"l{i}_U"], H)
+        else:
+            h, c = cells.lstm(xw, states[f"l{i}_h"], states[f"l{i}_c"], p[f"l{i}_U"],
+                              p[f"l{i}_pi"], p[f"l{i}_pf"], p[f"l{i}_po"], H)
+            final[f"l{i}_c"] = c[-1]
+        final[f"l{i}_h"] = h[-1]
+    return h, final
+
+
+def to_recurrence_axis(batch, recur_axis):
+    """(batch, L, ...) <-> the (steps, width, ...) layout the scan walks over (see module doc).
+
+    Applied to H-wide tensors only: transposing the F-wide frames would cost more at large F.
+    """
+    return batch.dimshuffle(1, 0, 2) if recur_axis == "time" else batch
+
+
+def zero_states(cell, layers, width, H):
+    return {n: pt.zeros((width, H), dtype="float32") for n in state_names(cell, layers)}
+
+
+def predict_batch(p, x, cfg, states=None):
+    """Symbolic (batch, L, F) -> (batch, L, F) predictions, and the final states.
+
+    `states` default to zeros. x should have a static shape (x.type.shape) for the JAX backend.
+    """
+    h = to_recurrence_axis(input_map(p, x), cfg.recur_axis)   # (steps, width, H)
+    if states is None:
+        width = h.type.shape[1] if h.type.shape[1] is not None else h.shape[1]
+        states = zero_states(cfg.cell, cfg.layers, width, cfg.hidden)
+    top, final = recurrent_stack(p, h, states, cfg.cell, cfg.layers, cfg.hidden)
+    return output_map(p, to_recurrence_axis(top, cfg.recur_axis)), final
+
+
+def mse(pred, target):
+    """Mean squared error over every sample of every predicted frame."""
+    return pt.mean(pt.sqr(pred - target))

@@ -1,0 +1,223 @@
+"""`rnnsound train`: the blog's recipe on a prepared dataset, into a self-describing run folder.
+
+Run folder (`-o DIR`):
+  config.json     the TrainConfig, the dataset's path, sha256 and attributes
+  versions.json   Python and library versions, PyTensor backend and flags
+  baselines.json  dev MSE of the zero / last-frame / linear predictors (rnnsound.baselines)
+  log.csv         one row per batch and per epoch: kind, step, epoch, batch, train_mse,
+                  dev_mse, lr, seconds (wall time since the run began, summed over resumes)
+  best.h5, last.h5  checkpoints (rnnsound.checkpoint): best dev MSE, and the latest position
+  learning_curve.png  redrawn after every epoch
+Ctrl-C saves last.h5 at the current batch; `--resume DIR` continues from it with the same data
+order, so the result equals an uninterrupted run. A NaN or infinite loss stops the run and keeps
+the last good checkpoint.
+"""
+import csv
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from . import baselines, checkpoint, model, plots
+from .atomic import atomic_path
+from .config import TrainConfig, from_dict
+from .dataset import sha256_of
+from .errors import Interrupted, UserError
+from .streams import ShuffledScheme, SequentialScheme, SongDataset, read_attrs
+
+LOG_FIELDS = ["kind", "step", "epoch", "batch", "train_mse", "dev_mse", "lr", "seconds"]
+IN_MEMORY_MAX_BYTES = 4 << 30  # larger datasets are read from disk batch by batch
+
+
+def write_json(path, data):
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def versions(cfg):
+    import h5py
+    import pytensor
+    import scipy
+    out = {"python": sys.version.split()[0], "platform": platform.platform(), "numpy": np.__version__,
+           "scipy": scipy.__version__, "h5py": h5py.__version__, "pytensor": pytensor.__version__,
+           "pytensor_backend": cfg.backend, "pytensor_floatX": pytensor.config.floatX,
+           "PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", ""), "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
+    if cfg.backend == "jax":
+        import jax
+        out["jax"] = jax.__version__
+    return out
+
+
+def read_log(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class Log:
+    """Append-only CSV; on resume, rows written after the checkpoint (a hard crash) are dropped."""
+
+    def __init__(self, path, keep_until_step=None):
+        self.path = path
+        if keep_until_step is not None:
+            rows = [r for r in read_log(path) if int(r["step"]) <= keep_until_step]
+            with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, LOG_FIELDS)
+                w.writeheader()
+                w.writerows(rows)
+        elif not os.path.exists(path):
+            with open(path, "w", newline="") as f:
+                csv.DictWriter(f, LOG_FIELDS).writeheader()
+        self.file = open(path, "a", newline="")
+        self.writer = csv.DictWriter(self.file, LOG_FIELDS)
+
+    def write(self, **row):
+        self.writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def load_splits(path):
+    attrs = read_attrs(path)
+    in_memory = 2 * 4 * np.prod(attrs["shape"]) <= IN_MEMORY_MAX_BYTES
+    return attrs, SongDataset(path, "train", in_memory), SongDataset(path, "dev", in_memory)
+
+
+def dev_mse(net, dev, batch_size):
+    total = 0.0
+    for idx in SequentialScheme(dev.num_examples, batch_size).batches():
+        x, y = dev.get(idx)
+        total += net.sse(x, y)
+    return total / (dev.num_examples * np.prod(dev.attrs["shape"][1:]))
+
+
+def _setup_run(dataset_path, cfg, run_dir, resume):
+    """Config for this run, and the checkpoint to resume from (or None)."""
+    config_path = os.path.join(run_dir, "config.json")
+    if resume:
+        if not os.path.exists(config_path):
+            raise UserError(f"cannot resume: {run_dir} has no config.json; give the folder of an earlier run")
+        saved = read_json(config_path)
+        if saved["dataset_sha256"] != sha256_of(dataset_path):
+            raise UserError(f"cannot resume: {run_dir} was trained on another dataset ({saved['dataset']}); "
+                            "give that dataset or start a new run folder")
+        old = from_dict(TrainConfig, saved["train"])
+        changed = [f.name for f in dataclasses.fields(TrainConfig)
+                   if f.name not in ("epochs", "backend") and getattr(old, f.name) != getattr(cfg, f.name)]
+        if changed:
+            raise UserError(f"cannot resume: the settings {', '.join(changed)} differ from the run in {run_dir}; "
+                            "resume with the same settings (only --epochs and the backend may change)")
+        last = os.path.join(run_dir, "last.h5")
+        return (last if os.path.exists(last) else None)
+    if os.path.exists(os.path.join(run_dir, "last.h5")):
+        raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another -o")
+    return None
+
+
+def train(dataset_path, cfg, run_dir, resume=False, progress=True):
+    """Train per `cfg` on `dataset_path` into `run_dir`; returns a summary dict."""
+    from .network import Network
+    cfg.validate()
+    attrs, train_set, dev_set = load_splits(dataset_path)
+    F, L = attrs["frame_size"], attrs["seq_len"]
+    os.makedirs(run_dir, exist_ok=True)
+    if not os.access(run_dir, os.W_OK):
+        raise UserError(f"cannot write to run folder {run_dir}; choose another -o")
+    ckpt_path = _setup_run(dataset_path, cfg, run_dir, resume)
+    public = {k: v for k, v in attrs.items() if k not in ("splits", "shape")}
+    write_json(os.path.join(run_dir, "config.json"), {
+        "train": dataclasses.asdict(cfg), "dataset": os.path.abspath(dataset_path),
+        "dataset_sha256": sha256_of(dataset_path), "dataset_attrs": public,
+        "examples": {"train": train_set.num_examples, "dev": dev_set.num_examples}})
+    write_json(os.path.join(run_dir, "versions.json"), versions(cfg))
+    base_path = os.path.join(run_dir, "baselines.json")
+    if not os.path.exists(base_path):
+        write_json(base_path, baselines.evaluate(train_set, dev_set))
+    base = read_json(base_path)
+
+    params = model.init_params(F, cfg, np.random.default_rng(cfg.seed))
+    shapes = {k: v.shape for k, v in params.items()}
+    pos = {"step": 0, "epoch": 0, "batch": 0, "epoch_sse": 0.0, "epoch_batches": 0, "best_dev": float("inf"),
+           "seconds": 0.0}
+    net = Network(F, L, cfg, params)
+    if ckpt_path:
+        p, opt, meta = checkpoint.load(ckpt_path, shapes)
+        net.load(p, opt)
+        pos.update({k: meta[k] for k in pos if k in meta})
+    log = Log(os.path.join(run_dir, "log.csv"), keep_until_step=pos["step"] if ckpt_path else None)
+    scheme = ShuffledScheme(train_set.num_examples, cfg.batch_size, cfg.seed)
+    samples_per_example = L * F
+    last_good = ckpt_path
+
+    def save(name):
+        meta = dict(pos, rng_seed=cfg.seed, cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, frame_size=F)
+        checkpoint.save(os.path.join(run_dir, name), net.params(), net.opt_state(), meta)
+
+    started = time.time() - pos["seconds"]
+    batches = scheme.batches(0)
+    try:
+        while pos["epoch"] < cfg.epochs:
+            epoch = pos["epoch"]
+            lr = cfg.learning_rate * cfg.lr_decay ** epoch
+            batches = scheme.batches(epoch)
+            bar = tqdm(total=len(batches), initial=pos["batch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                       unit="batch", disable=not progress, leave=False)
+            while pos["batch"] < len(batches):
+                x, y = train_set.get(batches[pos["batch"]])
+                t0 = time.time()
+                loss = net.train_step(x, y, lr)
+                if not np.isfinite(loss):
+                    where = f"step {pos['step'] + 1} (epoch {epoch + 1}, batch {pos['batch'] + 1})"
+                    kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+                    raise UserError(f"training diverged: the loss became {loss} at {where}; {kept}; "
+                                    "try a smaller --set learning_rate=...")
+                pos["step"] += 1
+                pos["batch"] += 1
+                pos["epoch_sse"] += loss
+                pos["epoch_batches"] += 1
+                pos["seconds"] = time.time() - started
+                log.write(kind="batch", step=pos["step"], epoch=epoch + 1, batch=pos["batch"], train_mse=f"{loss:.6g}",
+                          lr=f"{lr:.6g}", seconds=f"{pos['seconds']:.2f}")
+                bar.set_postfix(loss=f"{loss:.4g}", samples_s=f"{len(x) * samples_per_example / (time.time() - t0):.3g}")
+                bar.update(1)
+            bar.close()
+            dev = dev_mse(net, dev_set, cfg.batch_size)
+            train_mse = pos["epoch_sse"] / max(1, pos["epoch_batches"])
+            pos.update(epoch=epoch + 1, batch=0, epoch_sse=0.0, epoch_batches=0, seconds=time.time() - started)
+            log.write(kind="epoch", step=pos["step"], epoch=epoch + 1, train_mse=f"{train_mse:.6g}", dev_mse=f"{dev:.6g}",
+                      lr=f"{lr:.6g}", seconds=f"{pos['seconds']:.2f}")
+            if dev < pos["best_dev"]:
+                pos["best_dev"] = dev
+                save("best.h5")
+            save("last.h5")
+            last_good = os.path.join(run_dir, "last.h5")
+            plots.learning_curve(read_log(log.path), os.path.join(run_dir, "learning_curve.png"),
+                                 f"{cfg.cell.upper()} {cfg.layers}x{cfg.hidden}, F={F}, L={L}", base)
+            if progress:
+                tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: train MSE {train_mse:.5g}, dev MSE {dev:.5g} "
+                           f"(zero {base['zero']:.4g}, last frame {base['last_frame']:.4g}), {pos['seconds']:.0f} s")
+    except KeyboardInterrupt:
+        pos["seconds"] = time.time() - started
+        save("last.h5")
+        log.close()
+        raise Interrupted(f"interrupted at step {pos['step']}; saved {os.path.join(run_dir, 'last.h5')}; "
+                        f"continue with: rnnsound train {dataset_path} -o {run_dir} --resume")
+    log.close()
+    if cfg.epochs == 0 or not os.path.exists(os.path.join(run_dir, "last.h5")):
+        save("last.h5")
+    return {"run_dir": run_dir, "steps": pos["step"], "epochs": pos["epoch"], "best_dev": pos["best_dev"],
+            "seconds": pos["seconds"], "baselines": base, "params": model.count_params(params),
+            "samples_per_second": pos["step"] and (pos["step"] * cfg.batch_size * samples_per_example / max(pos["seconds"], 1e-9))}

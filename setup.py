@@ -1,0 +1,29 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="rnnsound",
+    version="0.1.0",
+    description="Raw-audio generation with a PyTensor GRU/LSTM: a reproduction of the 2016 "
+                "'Sound generation summary' experiment",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["rnnsound", "rnnsound.*"]),
+    # Ranges are the versions tested here (lower) and the next major version (upper).
+    install_requires=[
+        "numpy>=1.26,<3",
+        "scipy>=1.11,<2",
+        "h5py>=3.9,<4",
+        "soundfile>=0.12,<0.15",
+        "tqdm>=4.60,<5",
+        "matplotlib>=3.7,<4",
+        "pytensor>=3.0,<4",
+        "jax>=0.7,<0.11",
+        "jaxlib>=0.7,<0.11",
+    ],
+    extras_require={
+        "test": ["pytest>=7,<10"],
+        "bench": ["torch>=2.2,<3"],
+    },
+    entry_points={"console_scripts": ["rnnsound=rnnsound.cli:main"]},
+)
