@@ -8,7 +8,8 @@ gradient to the previous state (as many as the forward step has). The forward sc
 the gate activations so the backward pass needs no recomputation.
 
 Each layer is an inlined `OpFromGraph` whose `pullback` is the hand-written backward, so the
-rest of the network (linear maps, loss) keeps PyTensor's automatic gradient. Tests compare the
+rest of the network (linear maps, loss) keeps PyTensor's automatic gradient. A new op is built
+per use: one shared between functions compiled in different modes is rewritten in place by each. Tests compare the
 result with PyTensor's own scan gradient and with finite differences.
 
 Shapes: xw (steps, batch, kH) = the layer's input map for all steps, h0/c0 (batch, H),
@@ -76,7 +77,6 @@ def _gru_pullback(H, inputs, outputs, cotangents):
             pt.dot(_flat(h_prev, H).T, _flat(dpre_g, 2 * H)), pt.dot(_flat(rh, H).T, _flat(dpre_c, H))]
 
 
-@functools.lru_cache(maxsize=None)
 def _gru_op(H):
     xw, h0, Ug, U = pt.tensor3("xw"), pt.matrix("h0"), pt.matrix("Ug"), pt.matrix("U")
     hs, gs, cs = _scan(functools.partial(_gru_step, H), [xw], [h0, None, None], [Ug, U])
@@ -127,7 +127,6 @@ def _lstm_pullback(H, inputs, outputs, cotangents):
             pt.sum(dpre[:, :, 3 * H:] * cs, axis=(0, 1))]
 
 
-@functools.lru_cache(maxsize=None)
 def _lstm_op(H):
     xw, h0, c0, U = pt.tensor3("xw"), pt.matrix("h0"), pt.matrix("c0"), pt.matrix("U")
     pi, pf, po = pt.vector("pi"), pt.vector("pf"), pt.vector("po")

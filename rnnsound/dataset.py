@@ -152,6 +152,7 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     """Normalise, frame and split `samples` (mono, config.sample_rate) into a Fuel file at `path`."""
     F, L, hop = config.frame_size, config.seq_len, config.hop_frames
     n = len(samples)
+    consts = norm_constants(samples, config.normalisation)
     starts, n_train = example_starts(n, F, L, hop, config.train_fraction)
     n_dev = len(starts) - n_train
     if n_train == 0 or n_dev == 0:
@@ -160,7 +161,6 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
             (" or a --hop smaller than L for overlapping windows" if config.hop == 0 else "")
         raise UserError(f"song too short: {n} samples ({n / config.sample_rate:.1f} s) give {n_train} train and "
                         f"{n_dev} dev examples at F={F}, L={L}, hop={hop}; {fix}")
-    consts = norm_constants(samples, config.normalisation)
     song = normalise(samples, consts).astype(config.dtype)
     N = len(starts)
     chunk = max(1, (1 << 22) // (L * F))  # examples per write: ~16 MB of float32

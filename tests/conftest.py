@@ -1,0 +1,35 @@
+"""Shared fixtures: small synthetic songs and prepared datasets in temporary folders."""
+import numpy as np
+import pytensor
+import pytest
+import soundfile as sf
+
+from rnnsound.config import DataConfig
+from rnnsound.dataset import prepare
+
+# Functions the tests compile themselves use the package's backend (JAX: inputs need static
+# shapes). Mixing modes in one process is avoided: compiling a graph in one mode rewrites shared
+# scan internals that a later compile in another mode then cannot convert. PyTensor's own
+# default, Numba, would also take about a minute per scan to compile.
+pytensor.config.mode = "JAX"
+
+
+def chord(seconds, rate=16000, amp=0.5):
+    """A periodic test signal: three sines (220, 330, 440 Hz)."""
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp / 3 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 330 * t) + np.sin(2 * np.pi * 440 * t))).astype(np.float32)
+
+
+@pytest.fixture
+def song_wav(tmp_path):
+    path = tmp_path / "chord.wav"
+    sf.write(path, chord(3.0), 16000, subtype="PCM_16")
+    return str(path)
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path, song_wav):
+    """F=8, L=10 on 3 s of chord: plenty of examples, tiny shapes."""
+    out = str(tmp_path / "tiny.hdf5")
+    prepare(song_wav, out, DataConfig(frame_size=8, seq_len=10, train_fraction=0.8), progress=False)
+    return out

@@ -1,0 +1,85 @@
+"""Every bad input to `rnnsound prepare` gives one clear line, a non-zero exit, and no output file."""
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rnnsound.cli import main
+
+from conftest import chord
+
+
+def run_prepare(capsys, *args):
+    code = main(["prepare", "-q", *args])
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def leftovers(folder):
+    return [f for f in os.listdir(folder) if f.endswith(".hdf5") or f.endswith(".tmp")]
+
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    def write(name, data=None, **kw):
+        p = tmp_path / name
+        if data is None:
+            p.write_bytes(b"")
+        elif isinstance(data, bytes):
+            p.write_bytes(data)
+        else:
+            sf.write(p, data, 16000, **kw)
+        return str(p)
+    nan = chord(2.0)
+    nan[100] = np.nan
+    return {
+        "missing": (str(tmp_path / "nope.wav"), "does not exist"),
+        "not audio": (write("notes.wav", b"these are not the samples you are looking for" * 10), "not an audio file"),
+        "empty": (write("empty.wav"), "empty"),
+        "silent": (write("silent.wav", np.zeros(32000, np.float32), subtype="PCM_16"), "silent"),
+        "nan": (write("nan.wav", nan, subtype="FLOAT"), "NaN"),
+        "short": (write("short.wav", chord(0.5), subtype="PCM_16"), "too short"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "not audio", "empty", "silent", "nan", "short"])
+def test_bad_song(capsys, tmp_path, bad_inputs, case):
+    path, words = bad_inputs[case]
+    code, err = run_prepare(capsys, path, "-o", str(tmp_path / "out.hdf5"))
+    assert code == 2
+    assert err.startswith("rnnsound: error:") and words in err and "\n" not in err
+    assert not os.path.exists(tmp_path / "out.hdf5") and leftovers(tmp_path) == []
+
+
+def test_too_short_names_the_largest_sequence_length(capsys, tmp_path, song_wav):
+    # 3 s = 48000 samples; dev gets the last 8.2% minus one frame: 3822 samples = (L + 1) * 100 for L <= 37
+    code, err = run_prepare(capsys, song_wav, "-F", "100", "-L", "100", "-o", str(tmp_path / "o.hdf5"))
+    assert code == 2 and "--seq-len 37 or less" in err
+    code, _ = run_prepare(capsys, song_wav, "-F", "100", "-L", "37", "-o", str(tmp_path / "o.hdf5"))
+    assert code == 0  # and that L does fit
+    code, _ = run_prepare(capsys, song_wav, "-F", "100", "-L", "38", "-o", str(tmp_path / "p.hdf5"))
+    assert code == 2
+
+
+@pytest.mark.parametrize("flag, value", [("--frame-size", "0"), ("--seq-len", "-3"), ("--hop", "-1")])
+def test_non_positive_sizes(capsys, tmp_path, song_wav, flag, value):
+    code, err = run_prepare(capsys, song_wav, flag, value, "-o", str(tmp_path / "o.hdf5"))
+    assert code == 2 and "must be" in err and leftovers(tmp_path) == []
+
+
+def test_unwritable_output(capsys, tmp_path, song_wav):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    code, err = run_prepare(capsys, song_wav, "-o", str(blocker / "out.hdf5"))
+    assert code == 2 and "cannot" in err
+    code, err = run_prepare(capsys, song_wav, "-o", str(tmp_path))
+    assert code == 2 and "directory" in err
+
+
+def test_existing_output_survives_a_failed_prepare(capsys, tmp_path, song_wav, bad_inputs):
+    out = tmp_path / "keep.hdf5"
+    assert run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(out))[0] == 0
+    before = out.read_bytes()
+    assert run_prepare(capsys, bad_inputs["silent"][0], "-o", str(out))[0] == 2
+    assert out.read_bytes() == before
