@@ -54,14 +54,14 @@ def _gru_step(H, xw, h, Ug, U):
     return z * c + (1 - z) * h, g, c
 
 
-def _gru_back_step(H, dh_out, g, c, h_prev, dh_next, UgT, UT):
-    z, r = g[:, :H], g[:, H:]
+def _gru_back_step(dh_out, dc_factor, dz_factor, dr_factor, keep, r, dh_next, UgzT, UgrT, UT):
+    """One step back; the *_factor sequences are the step's gate derivatives, computed beforehand."""
     dh = dh_out + dh_next
-    dpre_c = dh * z * (1 - c * c)
+    dpre_c = dh * dc_factor
     drh = pt.dot(dpre_c, UT)
-    dpre_g = pt.concatenate([dh * (c - h_prev) * z * (1 - z), drh * h_prev * r * (1 - r)], axis=1)
-    dh_prev = dh * (1 - z) + drh * r + pt.dot(dpre_g, UgT)
-    return dpre_g, dpre_c, dh_prev
+    dpre_z, dpre_r = dh * dz_factor, drh * dr_factor
+    dh_prev = dh * keep + drh * r + pt.dot(dpre_z, UgzT) + pt.dot(dpre_r, UgrT)
+    return dpre_z, dpre_r, dpre_c, dh_prev
 
 
 def _gru_pullback(H, inputs, outputs, cotangents):
@@ -69,16 +69,25 @@ def _gru_pullback(H, inputs, outputs, cotangents):
     hs, gs, cs = outputs
     dhs = _dense(cotangents[0], hs)
     h_prev = _previous(h0, hs)
-    dpre_g, dpre_c, dh_prev = _scan(functools.partial(_gru_back_step, H), [dhs, gs, cs, h_prev],
-                                    [None, None, pt.zeros_like(h0)], [Ug.T, U.T], reverse=True)
-    dpre_g, dpre_c = dpre_g[::-1], dpre_c[::-1]
-    rh = gs[:, :, H:] * h_prev
+    z, r = gs[:, :, :H], gs[:, :, H:]
+    # Everything in the step that does not depend on the incoming gradient, for all steps at once.
+    factors = [z * (1 - cs * cs), (cs - h_prev) * z * (1 - z), h_prev * r * (1 - r), 1 - z, r]
+    dpre_z, dpre_r, dpre_c, dh_prev = _scan(_gru_back_step, [dhs, *factors], [None, None, None, pt.zeros_like(h0)],
+                                            [Ug[:, :H].T, Ug[:, H:].T, U.T], reverse=True)
+    dpre_g = pt.concatenate([dpre_z[::-1], dpre_r[::-1]], axis=2)
+    dpre_c = dpre_c[::-1]
+    rh = r * h_prev
     return [pt.concatenate([dpre_g, dpre_c], axis=2), dh_prev[-1],
             pt.dot(_flat(h_prev, H).T, _flat(dpre_g, 2 * H)), pt.dot(_flat(rh, H).T, _flat(dpre_c, H))]
 
 
-def _gru_op(H):
-    xw, h0, Ug, U = pt.tensor3("xw"), pt.matrix("h0"), pt.matrix("Ug"), pt.matrix("U")
+def _inner(outer):
+    """Inner inputs of an op with the outer inputs' types (static shapes included)."""
+    return [v.type() for v in outer]
+
+
+def _gru_op(H, outer):
+    xw, h0, Ug, U = _inner(outer)
     hs, gs, cs = _scan(functools.partial(_gru_step, H), [xw], [h0, None, None], [Ug, U])
     return OpFromGraph([xw, h0, Ug, U], [hs, gs, cs], inline=True, name=f"gru{H}",
                        pullback=functools.partial(_gru_pullback, H))
@@ -86,7 +95,7 @@ def _gru_op(H):
 
 def gru(xw, h0, Ug, U, H):
     """Blocks' GatedRecurrent over all steps: (steps, batch, H) states."""
-    return _gru_op(H)(xw, h0, Ug, U)[0]
+    return _gru_op(H, [xw, h0, Ug, U])(xw, h0, Ug, U)[0]
 
 
 # --- LSTM -----------------------------------------------------------------------------------
@@ -101,15 +110,14 @@ def _lstm_step(H, xw, h, c, U, pi, pf, po):
     return o * pt.tanh(c_new), c_new, pt.concatenate([i, f, g, o], axis=1)
 
 
-def _lstm_back_step(H, dh_out, dc_out, gates, c_new, c_prev, dh_next, dc_next, UT, pi, pf, po):
-    i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
-    tc = pt.tanh(c_new)
+def _lstm_back_step(dh_out, dc_out, o_factor, c_factor, i_factor, f_factor, g_factor, f, dh_next, dc_next,
+                    UT, pi, pf, po):
+    """One step back; the *_factor sequences are the step's gate derivatives, computed beforehand."""
     dh = dh_out + dh_next
-    dpre_o = dh * tc * o * (1 - o)
-    dc = dc_out + dc_next + dh * o * (1 - tc * tc) + dpre_o * po
-    dpre_i = dc * g * i * (1 - i)
-    dpre_f = dc * c_prev * f * (1 - f)
-    dpre = pt.concatenate([dpre_i, dpre_f, dc * i * (1 - g * g), dpre_o], axis=1)
+    dpre_o = dh * o_factor
+    dc = dc_out + dc_next + dh * c_factor + dpre_o * po
+    dpre_i, dpre_f = dc * i_factor, dc * f_factor
+    dpre = pt.concatenate([dpre_i, dpre_f, dc * g_factor, dpre_o], axis=1)
     return dpre, pt.dot(dpre, UT), dc * f + dpre_i * pi + dpre_f * pf
 
 
@@ -118,18 +126,20 @@ def _lstm_pullback(H, inputs, outputs, cotangents):
     hs, cs, gates = outputs
     dhs, dcs = _dense(cotangents[0], hs), _dense(cotangents[1], cs)
     h_prev, c_prev = _previous(h0, hs), _previous(c0, cs)
-    dpre, dh_prev, dc_prev = _scan(functools.partial(_lstm_back_step, H), [dhs, dcs, gates, cs, c_prev],
-                                   [None, pt.zeros_like(h0), pt.zeros_like(c0)], [U.T, pi, pf, po],
-                                   reverse=True)
+    i, f, g, o = (gates[:, :, k * H:(k + 1) * H] for k in range(4))
+    tc = pt.tanh(cs)
+    # Everything in the step that does not depend on the incoming gradient, for all steps at once.
+    factors = [tc * o * (1 - o), o * (1 - tc * tc), g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), f]
+    dpre, dh_prev, dc_prev = _scan(_lstm_back_step, [dhs, dcs, *factors],
+                                   [None, pt.zeros_like(h0), pt.zeros_like(c0)], [U.T, pi, pf, po], reverse=True)
     dpre = dpre[::-1]
     return [dpre, dh_prev[-1], dc_prev[-1], pt.dot(_flat(h_prev, H).T, _flat(dpre, 4 * H)),
             pt.sum(dpre[:, :, :H] * c_prev, axis=(0, 1)), pt.sum(dpre[:, :, H:2 * H] * c_prev, axis=(0, 1)),
             pt.sum(dpre[:, :, 3 * H:] * cs, axis=(0, 1))]
 
 
-def _lstm_op(H):
-    xw, h0, c0, U = pt.tensor3("xw"), pt.matrix("h0"), pt.matrix("c0"), pt.matrix("U")
-    pi, pf, po = pt.vector("pi"), pt.vector("pf"), pt.vector("po")
+def _lstm_op(H, outer):
+    xw, h0, c0, U, pi, pf, po = _inner(outer)
     hs, cs, gates = _scan(functools.partial(_lstm_step, H), [xw], [h0, c0, None], [U, pi, pf, po])
     return OpFromGraph([xw, h0, c0, U, pi, pf, po], [hs, cs, gates], inline=True, name=f"lstm{H}",
                        pullback=functools.partial(_lstm_pullback, H))
@@ -137,5 +147,5 @@ def _lstm_op(H):
 
 def lstm(xw, h0, c0, U, pi, pf, po, H):
     """Blocks' LSTM (with peepholes) over all steps: (steps, batch, H) states and cells."""
-    hs, cs, _ = _lstm_op(H)(xw, h0, c0, U, pi, pf, po)
+    hs, cs, _ = _lstm_op(H, [xw, h0, c0, U, pi, pf, po])(xw, h0, c0, U, pi, pf, po)
     return hs, cs

@@ -24,12 +24,19 @@ def _stem(path):
 
 
 def _train_config(args):
+    """Blog defaults, or with --resume the run's saved config; then the flags given."""
+    import os
+    from .config import from_dict
+    from .train import read_json
     overrides = parse_assignments(args.set)
     for flag in ("cell", "hidden", "layers", "epochs", "batch_size", "backend", "seed"):
         value = getattr(args, flag)
         if value is not None:
             overrides[flag] = value
-    return with_overrides(TrainConfig(), overrides)
+    base = TrainConfig()
+    if args.resume and os.path.exists(os.path.join(args.resume, "config.json")):
+        base = from_dict(TrainConfig, read_json(os.path.join(args.resume, "config.json"))["train"])
+    return with_overrides(base, overrides)
 
 
 def _train(args):
@@ -44,10 +51,28 @@ def _train(args):
           f"(predict zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g})")
 
 
+def _generate(args):
+    import os
+    from .generate import generate
+    out = args.output or os.path.join(args.run_dir, "samples", f"{args.mode}_{args.seed_split}{args.seed_index}.wav")
+    m = generate(args.run_dir, out, args.mode, args.seconds, args.seed_index, args.seed_split, args.checkpoint,
+                 progress=not args.quiet)
+    print(f"wrote {out} ({m['seconds']:.1f} s, {args.mode}): fade ratio {m['fade_ratio']:.3g} (last 5 s RMS / seed RMS), "
+          f"clipped {100 * m['clipped_fraction']:.2f}%, tick score {m['tick_score']:.2f}, spectral distance "
+          f"{m['spectral_distance_db']:.1f} dB, copied frames {100 * m['copy_fraction']:.1f}%")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"rnnsound: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="rnnsound", description="Raw-audio generation with a PyTensor GRU/LSTM "
+    p = _Parser(prog="rnnsound", description="Raw-audio generation with a PyTensor GRU/LSTM "
                                 "(a reproduction of the 2016 'Sound generation summary').")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     d = DataConfig()
     pp = sub.add_parser("prepare", help="song -> Fuel-layout HDF5 dataset",
@@ -74,7 +99,8 @@ def build_parser():
                                     "lr x0.97 per epoch, batch 128, 30 epochs) into a run folder.")
     tp.add_argument("dataset", help="a file written by `rnnsound prepare`")
     tp.add_argument("-o", "--output", help="run folder to create")
-    tp.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder from its last.h5")
+    tp.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder from its last.h5, "
+                    "with its saved settings (give --epochs to extend it)")
     tp.add_argument("--cell", choices=("gru", "lstm"), help=f"recurrent cell (default {t.cell})")
     tp.add_argument("--hidden", type=int, help=f"units per layer (default {t.hidden}; the blog also used 199)")
     tp.add_argument("--layers", type=int, help=f"recurrent layers (default {t.layers})")
@@ -87,11 +113,29 @@ def build_parser():
                          "(fields: " + ", ".join(TrainConfig.__dataclass_fields__) + ")")
     tp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     tp.set_defaults(func=_train)
+
+    gp = sub.add_parser("generate", help="new audio from a trained run",
+                        description="Generate audio from a trained run: seed with L frames of the song, feed "
+                                    "predictions back, write a 16-bit WAV (seed excluded) with metrics and a picture.")
+    gp.add_argument("run_dir", help="a folder written by `rnnsound train`")
+    gp.add_argument("-o", "--output", help="output .wav (default RUN_DIR/samples/<mode>_<split><index>.wav)")
+    gp.add_argument("--mode", choices=("blog", "window", "stateful"), default="blog",
+                    help="blog: feed each whole prediction back; window: slide an L-frame window; "
+                         "stateful: carry the recurrent state (default %(default)s)")
+    gp.add_argument("--seconds", type=float, default=30.0, help="length of generated audio (default %(default)s)")
+    gp.add_argument("--seed-index", type=int, default=0, help="which example of the split seeds it (default 0)")
+    gp.add_argument("--seed-split", choices=("dev", "train"), default="dev", help="split the seed comes from (default dev)")
+    gp.add_argument("--checkpoint", choices=("best", "last"), default="best", help="weights to load (default best)")
+    gp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    gp.set_defaults(func=_generate)
     return p
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return e.code
     try:
         args.func(args)
     except UserError as e:

@@ -123,3 +123,21 @@ def predict_batch(p, x, cfg, states=None):
 def mse(pred, target):
     """Mean squared error over every sample of every predicted frame."""
     return pt.mean(pt.sqr(pred - target))
+
+
+def step(p, frame, states, cfg):
+    """One step of the whole network: frame (width, F) -> next-frame prediction, new states.
+
+    Used by generation, where each predicted frame is the next input.
+    """
+    h = input_map(p, frame)
+    new = {}
+    for i in range(cfg.layers):
+        xw = pt.dot(h, p[f"l{i}_W"]) + p[f"l{i}_b"]
+        if cfg.cell == "gru":
+            h = cells._gru_step(cfg.hidden, xw, states[f"l{i}_h"], p[f"l{i}_Ug"], p[f"l{i}_U"])[0]
+        else:
+            h, new[f"l{i}_c"], _ = cells._lstm_step(cfg.hidden, xw, states[f"l{i}_h"], states[f"l{i}_c"], p[f"l{i}_U"],
+                                                    p[f"l{i}_pi"], p[f"l{i}_pf"], p[f"l{i}_po"])
+        new[f"l{i}_h"] = h
+    return output_map(p, h), new

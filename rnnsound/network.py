@@ -51,7 +51,7 @@ class Network:
         self.F, self.L, self.cfg = F, L, cfg
         self.chunk = chunk_length(F, L, cfg)
         self.mode = get_mode(MODES[cfg.backend])
-        self.shared = {k: pytensor.shared(np.asarray(v, np.float32), name=k) for k, v in params.items()}
+        self.shared = {k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()}
         self.opt = optim.make_state(self.shared, cfg)
         self.names = model.state_names(cfg.cell, cfg.layers)
         self._fns = {}

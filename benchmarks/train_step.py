@@ -1,0 +1,132 @@
+"""Time one training step (forward + backward + update) of rnnsound against PyTorch, side by side.
+
+Model: Linear(F->256), 2-layer GRU(256), Linear(256->F), MSE, batch 128, L=100; float32.
+rnnsound: the blog's RMSProp + step clipping, on each PyTensor backend asked for (one process each).
+PyTorch: nn.Linear + nn.GRU + nn.Linear, RMSprop(lr 0.002, alpha 0.95) + gradient-norm clipping,
+torch.set_num_threads(os.cpu_count()) (the same cores JAX/XLA uses). nn.GRU applies the reset
+gate after the recurrent product (Blocks applies it before): the same cost, a different cell.
+
+Calls are interleaved (ours, torch, ours, torch, ...) in one process so both see the same machine
+load, and the ratio of medians is reported: ratio > 1 means rnnsound is faster. The first call of each
+compiled function is reported separately as compile time.
+
+  python benchmarks/train_step.py                      # F = 40, 1000, 4000; jax and c
+  python benchmarks/train_step.py --backends jax,c,numba --frames 40
+  python benchmarks/train_step.py --memory             # peak memory at F=40, L=10000 (subprocess)
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+B, L, H = 128, 100, 256
+
+
+def rnnsound_step(F, backend, seq_len=L):
+    from rnnsound import model
+    from rnnsound.config import TrainConfig
+    from rnnsound.network import Network
+    cfg = TrainConfig(hidden=H, backend=backend)
+    net = Network(F, seq_len, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
+    x = np.random.default_rng(1).standard_normal((B, seq_len, F)).astype(np.float32) * 0.3
+    y = np.roll(x, -1, axis=1)
+    return lambda: net.train_step(x, y, 0.002), net
+
+
+def torch_step(F):
+    import torch
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp, self.gru, self.out = torch.nn.Linear(F, H), torch.nn.GRU(H, H, 2, batch_first=True), torch.nn.Linear(H, F)
+
+        def forward(self, x):
+            return self.out(self.gru(self.inp(x))[0])
+
+    net = Net()
+    opt = torch.optim.RMSprop(net.parameters(), lr=0.002, alpha=0.95, eps=1e-5)
+    x = torch.randn(B, L, F) * 0.3
+    y = torch.roll(x, -1, 1)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.mean((net(x) - y) ** 2)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        return loss.item()
+    return step
+
+
+def timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def compare_one(F, backend, repeats):
+    """Interleaved timing of one backend against PyTorch at frame size F, in this process."""
+    ours, _ = rnnsound_step(F, backend)
+    first = timed(ours)  # compile + one step
+    steps = {"ours": ours}
+    try:
+        steps["torch"] = torch_step(F)
+        steps["torch"]()
+    except ImportError:
+        print("PyTorch not installed (pip install torch==2.13.0): timing rnnsound only", file=sys.stderr)
+    times = {k: [] for k in steps}
+    for _ in range(repeats):
+        for k, fn in steps.items():
+            times[k].append(timed(fn))
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    line = f"F={F:5d} {backend:6s} step {med['ours']:.3f} s ({B * L * F / med['ours'] / 1e6:6.2f} M samples/s), " \
+           f"compile {first - med['ours']:.1f} s"
+    if "torch" in med:
+        line += f"; torch {med['torch']:.3f} s; ratio {med['torch'] / med['ours']:.2f}"
+    print(line, flush=True)
+
+
+def compare(frames, backends, repeats):
+    """One subprocess per (F, backend): PyTensor graphs compiled for two backends in one process
+    interfere (rewrites of one leave ops the other cannot convert), and each gets a cold start."""
+    for F in frames:
+        for b in backends:
+            code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+                    f"from train_step import compare_one; compare_one({F}, {b!r}, {repeats})")
+            subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)
+
+
+def memory(F, seq_len, backend):
+    """Peak resident memory of one training step at (F, seq_len), batch 128, in a fresh process."""
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import time; "
+            f"from train_step import rnnsound_step; step, net = rnnsound_step({F}, {backend!r}, {seq_len}); "
+            f"t = time.perf_counter(); step(); t1 = time.perf_counter(); step(); "
+            f"print(net.chunk, t1 - t, time.perf_counter() - t1)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20
+    print(f"F={F} L={seq_len} batch {B} {backend}: peak RSS {peak_gb:.2f} GB, backprop chunk {out[0]} frames, "
+          f"first step {float(out[1]):.1f} s, next step {float(out[2]):.1f} s", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", default="40,1000,4000", help="frame sizes F (default %(default)s)")
+    p.add_argument("--backends", default="jax,c", help="PyTensor backends: jax, c, numba (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=7, help="timed calls of each (default %(default)s)")
+    p.add_argument("--memory", action="store_true", help="only measure peak memory at F=40, L=10000")
+    args = p.parse_args()
+    if args.memory:
+        memory(40, 10000, args.backends.split(",")[0])
+        return
+    compare([int(f) for f in args.frames.split(",")], args.backends.split(","), args.repeats)
+
+
+if __name__ == "__main__":
+    main()

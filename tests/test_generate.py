@@ -1,0 +1,163 @@
+"""Generation: each mode against its formula in numpy, exact lengths, determinism, metrics, bad input."""
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rnnsound import checkpoint, metrics, model, reference
+from rnnsound.cli import main
+from rnnsound.config import TrainConfig
+from rnnsound.generate import generate, generate_frames
+from rnnsound.train import train
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, request):
+    """A tiny model trained for one epoch on the chord (F=8, L=10)."""
+    import soundfile as sf
+    from conftest import chord
+    from rnnsound.config import DataConfig
+    from rnnsound.dataset import prepare
+    d = tmp_path_factory.mktemp("gen")
+    sf.write(d / "chord.wav", chord(3.0), 16000)
+    prepare(str(d / "chord.wav"), str(d / "tiny.hdf5"), DataConfig(frame_size=8, seq_len=10, train_fraction=0.8), progress=False)
+    train(str(d / "tiny.hdf5"), TrainConfig(hidden=8, epochs=1, batch_size=32), str(d / "run"), progress=False)
+    return str(d / "run")
+
+
+def numpy_generation(params, cfg, seed, n, mode):
+    """The three modes written out with the numpy reference network."""
+    pred, states = reference.predict(params, seed[None], cfg.cell, cfg.layers)
+    out, window = [pred[0, -1]], (pred[0] if mode == "blog" else np.concatenate([seed[1:], pred[0, -1:]]))
+    for _ in range(n - 1):
+        if mode == "stateful":
+            nxt, states = reference.predict(params, out[-1][None, None], cfg.cell, cfg.layers, states=states)
+            out.append(nxt[0, -1])
+            continue
+        nxt = reference.predict(params, window[None], cfg.cell, cfg.layers)[0][0]
+        out.append(nxt[-1])
+        window = nxt if mode == "blog" else np.concatenate([window[1:], nxt[-1:]])
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("mode", ["blog", "window", "stateful"])
+def test_each_mode_computes_its_formula(cell, mode):
+    F, L, n = 4, 5, 6
+    cfg = TrainConfig(cell=cell, hidden=6)
+    rng = np.random.default_rng(0)
+    params = {k: (v + rng.uniform(-0.3, 0.3, v.shape)).astype(np.float32)
+              for k, v in model.init_params(F, cfg, rng).items()}
+    seed = rng.standard_normal((L, F)).astype(np.float32)
+    ours = generate_frames(params, cfg, seed, n, mode)
+    np.testing.assert_allclose(ours, numpy_generation(params, cfg, seed, n, mode), rtol=1e-4, atol=1e-5)
+
+
+def test_all_modes_agree_on_the_first_frame_and_then_differ():
+    F, L = 4, 5
+    cfg = TrainConfig(hidden=6)
+    rng = np.random.default_rng(1)
+    params = {k: (v + rng.uniform(-0.5, 0.5, v.shape)).astype(np.float32) for k, v in model.init_params(F, cfg, rng).items()}
+    seed = rng.standard_normal((L, F)).astype(np.float32)
+    out = {m: generate_frames(params, cfg, seed, 3, m) for m in ("blog", "window", "stateful")}
+    np.testing.assert_allclose(out["stateful"][0], out["window"][0], rtol=1e-5)
+    np.testing.assert_allclose(out["blog"][0], out["window"][0], rtol=1e-5)
+    assert not np.allclose(out["stateful"][1], out["window"][1], atol=1e-4)
+
+
+def test_an_output_bias_model_generates_its_bias():
+    """Identity-like toy: all weights zero, output bias b: every mode outputs b in every frame."""
+    F, L = 4, 5
+    cfg = TrainConfig(hidden=3)
+    params = {k: np.zeros_like(v) for k, v in model.init_params(F, cfg, np.random.default_rng(0)).items()}
+    params["out_b"] = np.array([0.1, -0.2, 0.3, 0.0], np.float32)
+    for mode in ("blog", "window", "stateful"):
+        np.testing.assert_allclose(generate_frames(params, cfg, np.ones((L, F), np.float32), 4, mode),
+                                   np.tile(params["out_b"], (4, 1)), atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["blog", "window", "stateful"])
+def test_exact_length_seed_excluded_and_deterministic(run, tmp_path, mode):
+    a, b = str(tmp_path / "a.wav"), str(tmp_path / "b.wav")
+    m = generate(run, a, mode, seconds=0.0513, seed_index=1, progress=False)
+    generate(run, b, mode, seconds=0.0513, seed_index=1, progress=False)
+    x, rate = sf.read(a, dtype="int16")
+    assert rate == 16000 and len(x) == round(0.0513 * 16000)  # 821 samples: not a whole number of frames
+    assert open(a, "rb").read() == open(b, "rb").read()
+    assert os.path.exists(str(tmp_path / "a.metrics.json")) and os.path.exists(str(tmp_path / "a.png"))
+    assert json.load(open(tmp_path / "a.metrics.json"))["mode"] == mode and m["seconds"] == pytest.approx(821 / 16000)
+
+
+def test_output_starts_with_the_prediction_after_the_seed(run, tmp_path):
+    """The first output frame is the model's prediction of the frame after the seed, not the seed."""
+    from rnnsound.dataset import denormalise
+    from rnnsound.generate import load_run
+    from rnnsound.streams import SongDataset, norm_of
+    cfg, params, data, attrs = load_run(run)
+    seed = SongDataset(data, "dev").get([0])[0][0]
+    first = reference.predict(params, seed[None], cfg.cell, cfg.layers)[0][0, -1]
+    generate(run, str(tmp_path / "s.wav"), "stateful", seconds=0.01, progress=False)
+    x, _ = sf.read(tmp_path / "s.wav", dtype="float64")
+    expected = np.clip(denormalise(first, norm_of(attrs)), -1, 1)
+    np.testing.assert_allclose(x[:8], expected, atol=1 / 32768 + 1e-4)
+
+
+def test_metrics_detect_fade_ticks_and_copies():
+    rate, F = 16000, 100
+    rng = np.random.default_rng(0)
+    song = np.sin(2 * np.pi * 220 * np.arange(10 * rate) / rate) * 0.5
+    train_frames = song.reshape(-1, F)
+    spectrum = metrics.log_spectrum(song, rate)
+    steady = 0.5 * np.sin(2 * np.pi * 330 * np.arange(10 * rate) / rate + 0.3)
+    fading = steady * np.exp(-np.arange(10 * rate) / rate)
+    ticks = steady + np.repeat(rng.choice([-0.2, 0.2], 10 * rate // F), F)
+    seed = song[:rate]
+    m_steady = metrics.measure(steady, seed, spectrum, train_frames, F, rate)
+    m_fade = metrics.measure(fading, seed, spectrum, train_frames, F, rate)
+    m_ticks = metrics.measure(ticks, seed, spectrum, train_frames, F, rate)
+    m_copy = metrics.measure(song.copy(), seed, spectrum, train_frames, F, rate)
+    assert m_steady["fade_ratio"] > 0.9 and m_fade["fade_ratio"] < 0.05
+    assert m_fade["rms_per_second"][0] > 10 * m_fade["rms_per_second"][-1]
+    assert m_steady["tick_score"] < 1.5 and m_ticks["tick_score"] > 5
+    assert m_copy["copy_fraction"] == 1.0 and m_steady["copy_fraction"] < 0.5
+    assert m_copy["spectral_distance_db"] < 1.0 < m_steady["spectral_distance_db"]
+    assert metrics.measure(steady * 3, seed, spectrum, train_frames, F, rate)["clipped_fraction"] > 0.1
+
+
+def cli(capsys, *args):
+    code = main(["generate", *args, "-q"])
+    return code, capsys.readouterr().err.strip()
+
+
+def test_bad_inputs(capsys, run, tmp_path):
+    out = str(tmp_path / "x.wav")
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    cases = [
+        ((str(empty), "-o", out), "not a run folder"),
+        ((run, "-o", out, "--seed-index", "10000"), "out of range: the dev split has examples 0.."),
+        ((run, "-o", out, "--seconds", "0"), "--seconds must be"),
+        ((run, "-o", out, "--seconds", "1e9"), "--seconds must be"),
+        ((run, "-o", out, "--mode", "jazz"), "invalid choice: 'jazz'"),
+        ((run, "-o", str(tmp_path / "blocker" / "y.wav")), "cannot"),
+    ]
+    for args, words in cases:
+        code, err = cli(capsys, *args)
+        assert code == 2 and words in err and "\n" not in err, (args, err)
+        assert not os.path.exists(out)
+
+
+def test_missing_or_mismatched_checkpoint(capsys, run, tmp_path):
+    import shutil
+    other = tmp_path / "run"
+    shutil.copytree(run, other)
+    os.remove(other / "best.h5")
+    code, err = cli(capsys, str(other), "-o", str(tmp_path / "x.wav"))
+    assert code == 2 and "no best.h5" in err
+    params = model.init_params(16, TrainConfig(hidden=8), np.random.default_rng(0))
+    checkpoint.save(str(other / "best.h5"), params, {}, {"step": 1})
+    code, err = cli(capsys, str(other), "-o", str(tmp_path / "x.wav"))
+    assert code == 2 and "different model" in err and not os.path.exists(tmp_path / "x.wav")
