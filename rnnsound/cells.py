@@ -83,7 +83,7 @@ def _gru_pullback(H, inputs, outputs, cotangents):
 
 def _inner(outer):
     """Inner inputs of an op with the outer inputs' types (static shapes included)."""
-    return [v.type() for v in outer]
+    return [pt.as_tensor_variable(v).type() for v in outer]
 
 
 def _gru_op(H, outer):

@@ -62,6 +62,38 @@ def _generate(args):
           f"{m['spectral_distance_db']:.1f} dB, copied frames {100 * m['copy_fraction']:.1f}%")
 
 
+def _demo(args):
+    """The main job on the embedded song: prepare, train with the blog's recipe, generate 3 ways."""
+    import os
+    from .dataset import prepare
+    from .generate import generate
+    from .train import train
+    data = os.path.join(args.output, f"default_f{args.frame_size}_l{args.seq_len}_h{args.hop}.hdf5")
+    if not os.path.exists(data):
+        info = prepare(None, data, with_overrides(DataConfig(), {"frame_size": args.frame_size, "seq_len": args.seq_len,
+                                                                 "hop": args.hop}), progress=not args.quiet)
+        print(f"dataset {data}: {info['train']} train + {info['dev']} dev examples")
+    run = os.path.join(args.output, "run")
+    cfg = with_overrides(TrainConfig(), {"epochs": args.epochs})
+    resume = os.path.exists(os.path.join(run, "last.h5"))
+    s = train(data, cfg, run, resume=resume, progress=not args.quiet)
+    b = s["baselines"]
+    print(f"trained {s['steps']} updates in {s['seconds']:.0f} s: best dev MSE {s['best_dev']:.5g}; baselines: predict "
+          f"zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g}")
+    for mode in ("stateful", "window", "blog"):
+        out = os.path.join(run, "samples", f"{mode}.wav")
+        m = generate(run, out, mode, args.seconds, progress=not args.quiet)
+        print(f"{out}: fade ratio {m['fade_ratio']:.3g}, tick score {m['tick_score']:.2f}, "
+              f"spectral distance {m['spectral_distance_db']:.1f} dB, copied frames {100 * m['copy_fraction']:.1f}%")
+
+
+def _report(args):
+    from .sweep import report
+    summaries = report(args.folder)
+    done = sum(s["status"] == "done" for s in summaries)
+    print(f"{args.folder}: results.md, results.csv, curves.png and summary.png from {done} finished of {len(summaries)} runs")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, like every other error."""
 
@@ -128,6 +160,26 @@ def build_parser():
     gp.add_argument("--checkpoint", choices=("best", "last"), default="best", help="weights to load (default best)")
     gp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     gp.set_defaults(func=_generate)
+
+    dp = sub.add_parser("demo", help="prepare the default song, train, generate: the whole job in one command",
+                        description="The main job on the embedded default song: prepare it (F=100, L=100, windows "
+                                    "every 20 frames), train the blog's 2x256 GRU with its recipe, and generate "
+                                    "30 s in each mode. Rerunning resumes or skips finished work.")
+    dp.add_argument("-o", "--output", default="runs/demo", help="folder for the dataset and the run (default %(default)s)")
+    dp.add_argument("--epochs", type=int, default=30, help="training epochs (default %(default)s, the blog's)")
+    dp.add_argument("--frame-size", type=int, default=100, help="F (default %(default)s)")
+    dp.add_argument("--seq-len", type=int, default=100, help="L (default %(default)s)")
+    dp.add_argument("--hop", type=int, default=20, help="frames between examples (default %(default)s: 5x overlap, "
+                    "so a 3-minute song gives enough updates)")
+    dp.add_argument("--seconds", type=float, default=30.0, help="seconds generated per mode (default %(default)s)")
+    dp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    dp.set_defaults(func=_demo)
+
+    rp = sub.add_parser("report", help="rebuild an experiment's tables and plots from its run folders",
+                        description="Rebuild results.csv, results.md, curves.png and summary.png of a sweep "
+                                    "(experiments/*.py --out DIR) from the run folders in DIR/runs.")
+    rp.add_argument("folder", help="the --out folder of an experiment")
+    rp.set_defaults(func=_report)
     return p
 
 

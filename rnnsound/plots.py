@@ -77,7 +77,7 @@ def sweep_curves(runs, path, title):
     _save(fig, path)
 
 
-def sweep_summary(xs, ys, baselines, path, xlabel, title, logx=False):
+def sweep_summary(xs, ys, baselines, path, xlabel, title):
     """Best dev MSE against the swept value, each run's baselines as dashed lines."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     positions = np.arange(len(xs))

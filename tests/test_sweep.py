@@ -1,0 +1,59 @@
+"""Sweeps: two tiny runs end to end, skipping on rerun, infeasible pairs recorded; baselines by hand."""
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from rnnsound import baselines
+from rnnsound.cli import main
+from rnnsound.config import DataConfig
+from rnnsound.dataset import prepare
+from rnnsound.streams import SongDataset
+from rnnsound.sweep import Sweep, run_sweep
+
+TINY = Sweep(name="tiny", title="Tiny sweep", swept="frame_size", base={"hidden": 8, "batch_size": 32},
+             variants=({"frame_size": 8, "seq_len": 10}, {"frame_size": 16, "seq_len": 5},
+                       {"frame_size": 1000, "seq_len": 100}))
+
+
+def test_sweep_runs_reports_and_skips_finished_runs(tmp_path, song_wav, capsys):
+    out = str(tmp_path / "sweep")
+    run_sweep(TINY, out, song=song_wav, epochs=1, clip_seconds=0.2, progress=True)
+    for name in ("results.csv", "results.md", "curves.png", "summary.png", "sweep.json"):
+        assert os.path.exists(os.path.join(out, name)), name
+    rows = list(csv.DictReader(open(os.path.join(out, "results.csv"))))
+    assert [r["status"] for r in rows] == ["done", "done", "infeasible"]
+    assert "too short" in rows[2]["reason"] and "--seq-len" in rows[2]["reason"]
+    assert rows[0]["F"] == "8" and int(rows[0]["updates"]) > 0 and float(rows[0]["best dev"]) > 0
+    table = open(os.path.join(out, "results.md")).read()
+    assert "frame_size=8_seq_len=10" in table and "infeasible" in table
+    capsys.readouterr()
+    mtime = os.path.getmtime(os.path.join(out, "runs", "frame_size=8_seq_len=10", "last.h5"))
+    run_sweep(TINY, out, song=song_wav, epochs=1, clip_seconds=0.2, progress=True)
+    assert capsys.readouterr().out.count("finished earlier: skipped") == 3
+    assert os.path.getmtime(os.path.join(out, "runs", "frame_size=8_seq_len=10", "last.h5")) == mtime
+    os.remove(os.path.join(out, "results.md"))
+    assert main(["report", out]) == 0 and os.path.exists(os.path.join(out, "results.md"))
+
+
+def test_unknown_override_fails_before_any_work(tmp_path, song_wav):
+    from rnnsound.errors import UserError
+    with pytest.raises(UserError, match="unknown setting"):
+        run_sweep(TINY, str(tmp_path / "s"), song=song_wav, epochs=1, extra={"hiden": "8"}, progress=False)
+    assert not os.path.exists(tmp_path / "s" / "runs")
+
+
+def test_baselines_match_hand_computed_values_on_a_tone(tmp_path):
+    import soundfile as sf
+    rate = 16000
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate)
+    sf.write(tmp_path / "tone.wav", tone, rate, subtype="FLOAT")
+    path = str(tmp_path / "tone.hdf5")
+    prepare(str(tmp_path / "tone.wav"), path, DataConfig(frame_size=20, seq_len=10, train_fraction=0.7), progress=False)
+    train, dev = SongDataset(path, "train"), SongDataset(path, "dev")
+    b = baselines.evaluate(train, dev)
+    x, y = dev.get(np.arange(dev.num_examples))
+    assert b["zero"] == pytest.approx(np.mean(y.astype(np.float64) ** 2), rel=1e-6)
+    assert b["last_frame"] == pytest.approx(np.mean((y.astype(np.float64) - x) ** 2), rel=1e-6)
+    assert b["linear"] < 1e-6 * b["zero"]  # a sine's next samples are a linear function of the current ones
