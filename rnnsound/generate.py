@@ -127,5 +127,6 @@ def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_spli
     stem = output[:-4]
     audio.write_wav(output, out, rate)
     write_json(stem + ".metrics.json", m)
-    plots.audio_picture(seed_audio, out, rate, stem + ".png", f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}")
+    title = f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}"
+    plots.audio_picture(seed_audio, out, rate, stem + ".png", title)
     return m

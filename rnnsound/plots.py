@@ -83,7 +83,8 @@ def sweep_summary(xs, ys, baselines, path, xlabel, title):
     positions = np.arange(len(xs))
     ax.plot(positions, ys, "o-", label="model (best dev MSE)")
     for name, style in (("zero", ":"), ("last_frame", "--"), ("linear", "-.")):
-        ax.plot(positions, [b.get(name, np.nan) for b in baselines], style, color="gray", label=f"baseline: {name.replace('_', ' ')}")
+        ax.plot(positions, [b.get(name, np.nan) for b in baselines], style, color="gray",
+                label=f"baseline: {name.replace('_', ' ')}")
     ax.set_xticks(positions, [str(x) for x in xs])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("dev MSE")

@@ -151,7 +151,7 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
     params = model.init_params(F, cfg, np.random.default_rng(cfg.seed))
     shapes = {k: v.shape for k, v in params.items()}
     pos = {"step": 0, "epoch": 0, "batch": 0, "epoch_sse": 0.0, "epoch_batches": 0, "best_dev": float("inf"),
-           "seconds": 0.0}
+           "seconds": 0.0, "samples": 0}
     net = Network(F, L, cfg, params)
     if ckpt_path:
         p, opt, meta = checkpoint.load(ckpt_path, shapes)
@@ -188,6 +188,7 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
                 pos["batch"] += 1
                 pos["epoch_sse"] += loss
                 pos["epoch_batches"] += 1
+                pos["samples"] += x.size
                 pos["seconds"] = time.time() - started
                 log.write(kind="batch", step=pos["step"], epoch=epoch + 1, batch=pos["batch"], train_mse=f"{loss:.6g}",
                           lr=f"{lr:.6g}", seconds=f"{pos['seconds']:.2f}")
@@ -220,4 +221,4 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
         save("last.h5")
     return {"run_dir": run_dir, "steps": pos["step"], "epochs": pos["epoch"], "best_dev": pos["best_dev"],
             "seconds": pos["seconds"], "baselines": base, "params": model.count_params(params),
-            "samples_per_second": pos["step"] and (pos["step"] * cfg.batch_size * samples_per_example / max(pos["seconds"], 1e-9))}
+            "samples_per_second": pos["samples"] / max(pos["seconds"], 1e-9)}
