@@ -59,7 +59,8 @@ def _generate(args):
                  progress=not args.quiet)
     print(f"wrote {out} ({m['seconds']:.1f} s, {args.mode}): fade ratio {m['fade_ratio']:.3g} (last 5 s RMS / seed RMS), "
           f"clipped {100 * m['clipped_fraction']:.2f}%, tick score {m['tick_score']:.2f}, spectral distance "
-          f"{m['spectral_distance_db']:.1f} dB, copied frames {100 * m['copy_fraction']:.1f}%")
+          f"{m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
+          f"copied {100 * m['copy_fraction']:.1f}% of those")
 
 
 def _demo(args):
@@ -84,7 +85,8 @@ def _demo(args):
         out = os.path.join(run, "samples", f"{mode}.wav")
         m = generate(run, out, mode, args.seconds, progress=not args.quiet)
         print(f"{out}: fade ratio {m['fade_ratio']:.3g}, tick score {m['tick_score']:.2f}, "
-              f"spectral distance {m['spectral_distance_db']:.1f} dB, copied frames {100 * m['copy_fraction']:.1f}%")
+              f"spectral distance {m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
+              f"copied {100 * m['copy_fraction']:.1f}% of those")
 
 
 def _report(args):

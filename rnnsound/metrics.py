@@ -11,12 +11,14 @@ All in the song's original scale (floats, 1.0 = full scale) unless said otherwis
   log-power spectra of the output and of the training part of the song;
 - nearest_train_rms / copy_fraction: for each output frame, the RMS distance to the nearest
   frame of the training split, relative to the training frames' RMS; copy_fraction = share of
-  output frames within 5% of a training frame (is it replaying the song?).
+  the audible output frames (RMS above 10% of the training frames') within 5% of a training
+  frame (is it replaying the song?). Silence is not counted as a copy of the song's quiet parts.
 """
 import numpy as np
 import scipy.signal
 
-COPY_THRESHOLD = 0.05
+COPY_THRESHOLD = 0.05   # nearest-frame distance, relative to the training frames' RMS
+AUDIBLE = 0.1           # frame RMS, relative to the training frames' RMS
 
 
 def rms(x):
@@ -61,7 +63,10 @@ def nearest_frames(out_frames, train_frames, block=512):
 def measure(output, seed, song_spectrum, train_frames, F, rate):
     """The metrics dict for `output` (samples, original scale); train_frames (m, F) in the same scale."""
     n_frames = len(output) // F
-    near = nearest_frames(output[:n_frames * F].reshape(n_frames, F), train_frames) / max(rms(train_frames), 1e-12)
+    frames = output[:n_frames * F].reshape(n_frames, F)
+    scale = max(rms(train_frames), 1e-12)
+    near = nearest_frames(frames, train_frames) / scale
+    audible = np.sqrt(np.mean(np.asarray(frames, np.float64) ** 2, axis=1)) > AUDIBLE * scale
     last = output[-5 * rate:]
     return {
         "seconds": len(output) / rate,
@@ -72,5 +77,6 @@ def measure(output, seed, song_spectrum, train_frames, F, rate):
         "tick_score": tick_score(output, F),
         "spectral_distance_db": float(np.sqrt(np.mean((log_spectrum(output, rate) - song_spectrum) ** 2))),
         "nearest_train_rms_median": float(np.median(near)),
-        "copy_fraction": float(np.mean(near < COPY_THRESHOLD)),
+        "audible_fraction": float(np.mean(audible)),
+        "copy_fraction": float(np.mean(near[audible] < COPY_THRESHOLD)) if audible.any() else 0.0,
     }

@@ -104,7 +104,8 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
         t = time.time()
         m = generate(run_dir, os.path.join(run_dir, "samples", f"{mode}.wav"), mode, seconds, progress=False)
         summary[mode] = {k: m[k] for k in ("seconds", "fade_ratio", "clipped_fraction", "tick_score",
-                                           "spectral_distance_db", "copy_fraction", "nearest_train_rms_median")}
+                                           "spectral_distance_db", "copy_fraction", "audible_fraction",
+                                           "nearest_train_rms_median")}
         summary[mode]["wall_seconds"] = time.time() - t
     _write(done, summary)
     return summary

@@ -122,6 +122,8 @@ def test_metrics_detect_fade_ticks_and_copies():
     assert m_fade["rms_per_second"][0] > 10 * m_fade["rms_per_second"][-1]
     assert m_steady["tick_score"] < 1.5 and m_ticks["tick_score"] > 5
     assert m_copy["copy_fraction"] == 1.0 and m_steady["copy_fraction"] < 0.5
+    silence = metrics.measure(np.zeros(10 * rate), seed, spectrum, np.vstack([train_frames, 0 * train_frames]), F, rate)
+    assert silence["copy_fraction"] == 0.0 and silence["audible_fraction"] == 0.0  # silence copies nothing
     assert m_copy["spectral_distance_db"] < 1.0 < m_steady["spectral_distance_db"]
     assert metrics.measure(steady * 3, seed, spectrum, train_frames, F, rate)["clipped_fraction"] > 0.1
 
