@@ -55,7 +55,8 @@ def audio_picture(seed, output, rate, path, title=""):
     a.set_ylabel("amplitude")
     a.legend(loc="upper right", fontsize=8)
     a.set_title(title)
-    b.specgram(song, Fs=rate, NFFT=1024, noverlap=512, cmap="magma")
+    nfft = min(1024, 2 ** int(np.log2(max(len(song), 16))))  # short clips: a shorter window
+    b.specgram(song, Fs=rate, NFFT=nfft, noverlap=nfft // 2, cmap="magma")
     b.axvline(len(seed) / rate, color="w", lw=1)
     b.set_ylabel("Hz")
     b.set_xlabel("seconds")

@@ -77,6 +77,14 @@ def test_unwritable_output(capsys, tmp_path, song_wav):
     assert code == 2 and "directory" in err
 
 
+def test_outputs_get_ordinary_permissions(capsys, tmp_path, song_wav):
+    out = tmp_path / "d.hdf5"
+    assert run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(out))[0] == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(out).st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_existing_output_survives_a_failed_prepare(capsys, tmp_path, song_wav, bad_inputs):
     out = tmp_path / "keep.hdf5"
     assert run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(out))[0] == 0
