@@ -17,11 +17,18 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def _baseline_lines(ax, baselines):
-    styles = {"zero": ":", "last_frame": "--", "linear": "-."}
-    for name, style in styles.items():
-        if baselines and name in baselines:
-            ax.axhline(baselines[name], color="gray", ls=style, lw=1, label=f"dev baseline: {name.replace('_', ' ')}")
+BASELINE_STYLES = {"zero": ":", "last_frame": "--", "linear": "-."}
+
+
+def _finish(fig, ax, path, xlabel, ylabel, title, legend_size=8):
+    """The common ending of the MSE plots: labels, log y axis, legend, grid, atomic save."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
 
 
 def learning_curve(rows, path, title="", baselines=None):
@@ -30,19 +37,16 @@ def learning_curve(rows, path, title="", baselines=None):
     batch = [r for r in rows if r["kind"] == "batch"]
     epoch = [r for r in rows if r["kind"] == "epoch"]
     if batch:
-        ax.plot([int(r["step"]) for r in batch], [float(r["train_mse"]) for r in batch], lw=0.6, alpha=0.5, label="train (batch)")
+        ax.plot([int(r["step"]) for r in batch], [float(r["train_mse"]) for r in batch], lw=0.6, alpha=0.5,
+                label="train (batch)")
     if epoch:
         steps = [int(r["step"]) for r in epoch]
         ax.plot(steps, [float(r["train_mse"]) for r in epoch], "o-", ms=3, label="train (epoch mean)")
         ax.plot(steps, [float(r["dev_mse"]) for r in epoch], "s-", ms=3, label="dev")
-    _baseline_lines(ax, baselines)
-    ax.set_xlabel("update")
-    ax.set_ylabel("MSE (normalised units)")
-    ax.set_yscale("log")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, path)
+    for name, style in BASELINE_STYLES.items():
+        if baselines and name in baselines:
+            ax.axhline(baselines[name], color="gray", ls=style, lw=1, label=f"dev baseline: {name.replace('_', ' ')}")
+    _finish(fig, ax, path, "update", "MSE (normalised units)", title)
 
 
 def audio_picture(seed, output, rate, path, title=""):
@@ -69,28 +73,16 @@ def sweep_curves(runs, path, title):
     for label, rows in runs.items():
         epoch = [r for r in rows if r["kind"] == "epoch"]
         ax.plot([int(r["epoch"]) for r in epoch], [float(r["dev_mse"]) for r in epoch], "o-", ms=3, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("dev MSE")
-    ax.set_yscale("log")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    _save(fig, path)
+    _finish(fig, ax, path, "epoch", "dev MSE", title, legend_size=7)
 
 
-def sweep_summary(xs, ys, baselines, path, xlabel, title):
-    """Best dev MSE against the swept value, each run's baselines as dashed lines."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    positions = np.arange(len(xs))
+def sweep_summary(labels, ys, baselines, path, title):
+    """Best dev MSE of each run, with that run's baselines (each run's dev split may differ)."""
+    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(labels)), 5))
+    positions = np.arange(len(labels))
     ax.plot(positions, ys, "o-", label="model (best dev MSE)")
-    for name, style in (("zero", ":"), ("last_frame", "--"), ("linear", "-.")):
+    for name, style in BASELINE_STYLES.items():
         ax.plot(positions, [b.get(name, np.nan) for b in baselines], style, color="gray",
                 label=f"baseline: {name.replace('_', ' ')}")
-    ax.set_xticks(positions, [str(x) for x in xs])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("dev MSE")
-    ax.set_yscale("log")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, path)
+    ax.set_xticks(positions, [str(x).replace("_", "\n") for x in labels], fontsize=8)
+    _finish(fig, ax, path, "run", "dev MSE", title)

@@ -186,7 +186,7 @@ def report(out_dir):
         plots.sweep_curves({s["name"]: read_log(os.path.join(out_dir, "runs", s["name"], "log.csv")) for s in done},
                            os.path.join(out_dir, "curves.png"), meta["title"] + ": dev MSE per epoch")
         plots.sweep_summary([s["name"] for s in done], [s["best_dev"] for s in done], [s["baselines"] for s in done],
-                            os.path.join(out_dir, "summary.png"), "run", meta["title"] + ": best dev MSE and baselines")
+                            os.path.join(out_dir, "summary.png"), meta["title"] + ": best dev MSE and baselines")
     return summaries
 
 
