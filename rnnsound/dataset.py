@@ -71,13 +71,15 @@ def split_layout(n, F, L, hop, train_fraction):
     return n_train, n_dev, dev_start
 
 
-def largest_seq_len(n, F, hop, train_fraction, same_hop):
-    """The largest L giving at least one train and one dev example (0 if none)."""
+def largest_seq_len(n, F, train_fraction):
+    """The largest L giving at least one train and one dev example (0 if none).
+
+    The hop does not matter: it changes how many examples fit, not whether one does.
+    """
     lo, hi = 0, max(1, n // F)
     while lo < hi:  # counts fall as L grows, so binary search
         mid = (lo + hi + 1) // 2
-        h = mid if same_hop else hop
-        n_train, n_dev, _ = split_layout(n, F, mid, h, train_fraction)
+        n_train, n_dev, _ = split_layout(n, F, mid, 1, train_fraction)
         lo, hi = (mid, hi) if n_train and n_dev else (lo, mid - 1)
     return lo
 
@@ -156,9 +158,9 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     starts, n_train = example_starts(n, F, L, hop, config.train_fraction)
     n_dev = len(starts) - n_train
     if n_train == 0 or n_dev == 0:
-        best = largest_seq_len(n, F, hop, config.train_fraction, same_hop=config.hop == 0)
-        fix = (f"use --seq-len {best} or less" if best else "use a smaller --frame-size") + \
-            (" or a --hop smaller than L for overlapping windows" if config.hop == 0 else "")
+        best = largest_seq_len(n, F, config.train_fraction)
+        fix = (f"use --seq-len {best} or less, " if best else "") + \
+            "a smaller --frame-size, a smaller --train-fraction (a longer dev split) or a longer song"
         raise UserError(f"song too short: {n} samples ({n / config.sample_rate:.1f} s) give {n_train} train and "
                         f"{n_dev} dev examples at F={F}, L={L}, hop={hop}; {fix}")
     song = normalise(samples, consts).astype(config.dtype)
