@@ -84,5 +84,5 @@ def sweep_summary(labels, ys, baselines, path, title):
     for name, style in BASELINE_STYLES.items():
         ax.plot(positions, [b.get(name, np.nan) for b in baselines], style, color="gray",
                 label=f"baseline: {name.replace('_', ' ')}")
-    ax.set_xticks(positions, [str(x).replace("_", "\n") for x in labels], fontsize=8)
+    ax.set_xticks(positions, [str(x) for x in labels], fontsize=8, rotation=20, ha="right")
     _finish(fig, ax, path, "run", "dev MSE", title)

@@ -143,6 +143,7 @@ COLUMNS = [  # (header, how to get it from a summary)
     ("stateful fade", lambda s: f"{s['stateful']['fade_ratio']:.3g}"),
     ("stateful ticks", lambda s: f"{s['stateful']['tick_score']:.2f}"),
     ("stateful spec dB", lambda s: f"{s['stateful']['spectral_distance_db']:.1f}"),
+    ("stateful audible %", lambda s: f"{100 * s['stateful'].get('audible_fraction', float('nan')):.1f}"),
     ("stateful copy %", lambda s: f"{100 * s['stateful']['copy_fraction']:.1f}"),
     ("blog s", lambda s: f"{s['blog']['seconds']:.0f}"), ("blog fade", lambda s: f"{s['blog']['fade_ratio']:.3g}"),
     ("blog ticks", lambda s: f"{s['blog']['tick_score']:.2f}"),
@@ -173,7 +174,10 @@ def report(out_dir):
     lines = [f"# {meta['title']}", "", f"Song: {meta['song']}. Settings for every run: "
              f"`{json.dumps(meta['base'])}`. MSE in normalised units, dev split; `dev/zero` is the best dev MSE "
              "relative to predicting zero (the data's variance); `beats all` = below all three baselines. "
-             "Clips: 30 s `stateful`, `blog s` seconds of `blog` (rnnsound.metrics).", "",
+             "Clips: 30 s `stateful`, `blog s` seconds of `blog`; fade = RMS of the last 5 s over the seed's; "
+             "ticks = jumps at frame boundaries over jumps within frames; spec dB = spectral distance to the "
+             "song; audible % = frames above 10% of the song's RMS; copy % = audible frames within 5% of a "
+             "training frame (rnnsound.metrics).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in done:
         lines.append("| " + " | ".join(str(get(s)) for _, get in COLUMNS) + " |")
