@@ -145,7 +145,7 @@ COLUMNS = [  # (header, how to get it from a summary)
     ("stateful spec dB", lambda s: f"{s['stateful']['spectral_distance_db']:.1f}"),
     ("stateful audible %", lambda s: f"{100 * s['stateful'].get('audible_fraction', float('nan')):.1f}"),
     ("stateful copy %", lambda s: f"{100 * s['stateful']['copy_fraction']:.1f}"),
-    ("blog s", lambda s: f"{s['blog']['seconds']:.0f}"), ("blog fade", lambda s: f"{s['blog']['fade_ratio']:.3g}"),
+    ("blog s", lambda s: f"{s['blog']['seconds']:.1f}"), ("blog fade", lambda s: f"{s['blog']['fade_ratio']:.3g}"),
     ("blog ticks", lambda s: f"{s['blog']['tick_score']:.2f}"),
     ("blog spec dB", lambda s: f"{s['blog']['spectral_distance_db']:.1f}"),
 ]
