@@ -20,6 +20,7 @@ import time
 from . import plots
 from .config import DataConfig, TrainConfig, with_overrides
 from .errors import UserError
+from .train import read_json, read_log, write_json
 
 BLOG_STEP_BUDGET = 600_000  # network steps (frames x L) per blog clip, ~40 s at 2x256 on 2 cores
 DATA_KEYS = {f.name for f in dataclasses.fields(DataConfig)}
@@ -49,16 +50,6 @@ def run_name(variant):
     return "_".join(f"{k}={v}" for k, v in variant.items()) or "base"
 
 
-def _read(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def _write(path, data):
-    from .train import write_json
-    write_json(path, data)
-
-
 def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     """Train and measure one run of a sweep; returns its summary (also written as summary.json)."""
     from .dataset import prepare
@@ -69,7 +60,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     if os.path.exists(done):
         if progress:
             print(f"[{name}] finished earlier: skipped")
-        return _read(done)
+        return read_json(done)
     data_over, train_over = split_overrides(overrides)
     dcfg = with_overrides(DataConfig(), data_over)
     tcfg = with_overrides(TrainConfig(), train_over)
@@ -85,7 +76,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
         if "too short" not in str(e):
             raise
         summary.update(status="infeasible", reason=str(e))
-        _write(done, summary)
+        write_json(done, summary)
         if progress:
             print(f"[{name}] infeasible: {e}")
         return summary
@@ -95,10 +86,9 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     s = train(data, tcfg, run_dir, resume=resume, progress=progress)
     summary.update(status="done", params=s["params"], steps=s["steps"], best_dev=s["best_dev"],
                    train_seconds=s["seconds"], samples_per_second=s["samples_per_second"], baselines=s["baselines"])
-    from .train import read_log
     epochs = [r for r in read_log(os.path.join(run_dir, "log.csv")) if r["kind"] == "epoch"]
     summary["final_dev"] = float(epochs[-1]["dev_mse"]) if epochs else None
-    summary["examples"] = _read(os.path.join(run_dir, "config.json"))["examples"]
+    summary["examples"] = read_json(os.path.join(run_dir, "config.json"))["examples"]
     blog_seconds = min(clip_seconds, BLOG_STEP_BUDGET // dcfg.seq_len * dcfg.frame_size / dcfg.sample_rate)
     for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
         t = time.time()
@@ -107,7 +97,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
                                            "spectral_distance_db", "copy_fraction", "audible_fraction",
                                            "nearest_train_rms_median")}
         summary[mode]["wall_seconds"] = time.time() - t
-    _write(done, summary)
+    write_json(done, summary)
     return summary
 
 
@@ -117,7 +107,7 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
     split_overrides({**sweep.base, **extra})  # fail on a typo before any work
     os.makedirs(out_dir, exist_ok=True)
     names = [run_name(v) for v in sweep.variants]
-    _write(os.path.join(out_dir, "sweep.json"), {"name": sweep.name, "title": sweep.title, "swept": sweep.swept,
+    write_json(os.path.join(out_dir, "sweep.json"), {"name": sweep.name, "title": sweep.title, "swept": sweep.swept,
                                                   "runs": names, "song": song or "default song",
                                                   "base": {**sweep.base, **extra, "epochs": epochs}})
     started = time.time()
@@ -153,15 +143,14 @@ COLUMNS = [  # (header, how to get it from a summary)
 
 def report(out_dir):
     """results.csv, results.md, curves.png and summary.png from the run folders of a sweep."""
-    from .train import read_log
     meta_path = os.path.join(out_dir, "sweep.json")
     if not os.path.exists(meta_path):
         raise UserError(f"{out_dir} holds no sweep (no sweep.json); give the --out folder of an experiment")
-    meta = _read(meta_path)
+    meta = read_json(meta_path)
     summaries = []
     for name in meta["runs"]:
         path = os.path.join(out_dir, "runs", name, "summary.json")
-        summaries.append(_read(path) if os.path.exists(path) else {"name": name, "status": "not run yet"})
+        summaries.append(read_json(path) if os.path.exists(path) else {"name": name, "status": "not run yet"})
     done = [s for s in summaries if s["status"] == "done"]
     header = [h for h, _ in COLUMNS]
     from .atomic import atomic_path
