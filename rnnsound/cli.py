@@ -1,6 +1,7 @@
 """The `rnnsound` command: prepare, train, generate, report. Thin wrappers over importable functions."""
 import argparse
 import sys
+import warnings
 
 from .config import DataConfig, TrainConfig, parse_assignments, with_overrides
 from .errors import UserError
@@ -185,7 +186,15 @@ def build_parser():
     return p
 
 
+def quiet_known_warnings():
+    """Hide two harmless warnings of PyTensor's JAX backend from command-line users: JAX runs in
+    float32 (PyTensor's float64 accumulators are truncated) and shape assertions are not traced."""
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
+    warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
+
+
 def main(argv=None):
+    quiet_known_warnings()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line

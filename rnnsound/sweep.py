@@ -187,7 +187,9 @@ def cli(sweep, argv=None):
     """The command line every experiments/ script shares."""
     import argparse
     import sys
+    from .cli import quiet_known_warnings
     from .config import parse_assignments
+    quiet_known_warnings()
     p = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--song", help="audio file (default: the embedded default song)")
