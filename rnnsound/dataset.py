@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from .atomic import atomic_path
+from .atomic import atomic_path, check_writable
 from .errors import UserError
 
 FUEL_INTERFACE_VERSION = "0.3"  # H5PYDataset.interface_version in Fuel 0.2
@@ -199,7 +199,6 @@ def prepare(song_path, output, config, progress=True):
     """`rnnsound prepare`: an audio file (or None: the embedded default song) -> Fuel HDF5 file."""
     from . import audio, default_song
     config.validate()
-    from .atomic import check_writable
     check_writable(output)
     if song_path is None:
         samples = default_song.render(config.sample_rate)

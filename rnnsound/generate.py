@@ -28,11 +28,12 @@ import pytensor.tensor as pt
 from pytensor.compile.mode import get_mode
 
 from . import audio, checkpoint, metrics, model, plots
+from .atomic import check_writable
 from .config import TrainConfig, from_dict
 from .dataset import denormalise
 from .errors import UserError
 from .network import MODES
-from .streams import SongDataset, norm_of
+from .streams import SongDataset, norm_of, read_attrs
 from .train import read_json, write_json
 
 GENERATION_MODES = ("blog", "window", "stateful")
@@ -53,7 +54,7 @@ def load_run(run_dir, which="best"):
     data_path = saved["dataset"]
     if not os.path.exists(data_path):
         raise UserError(f"the run's dataset {data_path} is missing; recreate it with `rnnsound prepare` at that path")
-    attrs = SongDataset(data_path, "dev", load_in_memory=False).attrs
+    attrs = read_attrs(data_path)
     expected = {k: v.shape for k, v in model.init_params(attrs["frame_size"], cfg, np.random.default_rng(0)).items()}
     params, _, _ = checkpoint.load(ckpt, expected)
     return cfg, params, data_path, attrs
@@ -105,7 +106,6 @@ def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_spli
         raise UserError(f"--seconds must be between 0 and {MAX_SECONDS}, got {seconds}")
     if not output.lower().endswith(".wav"):
         raise UserError(f"output {output} must end in .wav")
-    from .atomic import check_writable
     check_writable(output)
     cfg, params, data_path, attrs = load_run(run_dir, which)
     split = SongDataset(data_path, seed_split, load_in_memory=False)

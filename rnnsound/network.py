@@ -140,15 +140,16 @@ class Network:
         lr = np.asarray(lr, np.float32)
         if self.chunk >= x.shape[1]:
             return float(np.asarray(self._fused(x.shape)(x, y, lr)))
+        chunks = list(self._chunks(x, y))  # sliced once, used by both passes
         states, boundary, sse = self._zeros(x.shape), [], 0.0
-        for xc, yc in self._chunks(x, y):
+        for xc, yc in chunks:
             boundary.append(states)
             out = self._advance(xc.shape)(xc, yc, *states)
             sse += float(np.asarray(out[0]))
             states = [np.asarray(s) for s in out[1:]]
         count = x.size
         grads, d_states = None, self._zeros(x.shape)
-        for (xc, yc), start in reversed(list(zip(self._chunks(x, y), boundary))):
+        for (xc, yc), start in reversed(list(zip(chunks, boundary))):
             out = [np.asarray(g) for g in self._backprop(xc.shape, count)(xc, yc, *start, *d_states)]
             n = len(self.shared)
             grads = out[:n] if grads is None else [a + b for a, b in zip(grads, out[:n])]

@@ -85,10 +85,10 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     resume = os.path.exists(os.path.join(run_dir, "last.h5"))
     s = train(data, tcfg, run_dir, resume=resume, progress=progress)
     summary.update(status="done", params=s["params"], steps=s["steps"], best_dev=s["best_dev"],
-                   train_seconds=s["seconds"], samples_per_second=s["samples_per_second"], baselines=s["baselines"])
+                   train_seconds=s["seconds"], samples_per_second=s["samples_per_second"], baselines=s["baselines"],
+                   examples=s["examples"])
     epochs = [r for r in read_log(os.path.join(run_dir, "log.csv")) if r["kind"] == "epoch"]
     summary["final_dev"] = float(epochs[-1]["dev_mse"]) if epochs else None
-    summary["examples"] = read_json(os.path.join(run_dir, "config.json"))["examples"]
     blog_seconds = min(clip_seconds, BLOG_STEP_BUDGET // dcfg.seq_len * dcfg.frame_size / dcfg.sample_rate)
     for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
         t = time.time()

@@ -167,7 +167,6 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
         checkpoint.save(os.path.join(run_dir, name), net.params(), net.opt_state(), meta)
 
     started = time.time() - pos["seconds"]
-    batches = scheme.batches(0)
     try:
         while pos["epoch"] < cfg.epochs:
             epoch = pos["epoch"]
@@ -221,4 +220,5 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
         save("last.h5")
     return {"run_dir": run_dir, "steps": pos["step"], "epochs": pos["epoch"], "best_dev": pos["best_dev"],
             "seconds": pos["seconds"], "baselines": base, "params": model.count_params(params),
+            "examples": {"train": train_set.num_examples, "dev": dev_set.num_examples},
             "samples_per_second": pos["samples"] / max(pos["seconds"], 1e-9)}
