@@ -7,21 +7,40 @@ from .config import DataConfig, TrainConfig, parse_assignments, with_overrides
 from .errors import UserError
 
 
+def song_from_args(song, style, minutes):
+    """An audio file's path, or the embedded song of `style` and `minutes` (None: the default song)."""
+    from .default_song import EmbeddedSong, parse_minutes
+    if song is not None:
+        if style is not None or minutes is not None:
+            raise UserError("--style and --minutes choose the embedded song; leave them out when you give a song file")
+        return song
+    if style is None and minutes is None:
+        return None
+    return EmbeddedSong(style or "etude", None if minutes is None else parse_minutes(minutes))
+
+
+def add_song_options(parser):
+    """--style and --minutes: which embedded song, and how long (used when no song file is given)."""
+    from .default_song import STYLES
+    parser.add_argument("--style", choices=STYLES, help="embedded song style when no song file is given: etude "
+                        "(the default song: pop-like, drums) or ambient (slow pads and drones, no drums, like the "
+                        "class song)")
+    parser.add_argument("--minutes", metavar="M|blog", help="length of the embedded song in minutes (at most the "
+                        "class song's 181.49), or 'blog' for exactly its 174,229,537 samples; default: the "
+                        "étude's 3:26")
+
+
 def _prepare(args):
-    from .dataset import prepare
+    from .dataset import prepare, song_stem
+    song = song_from_args(args.song, args.style, args.minutes)
     cfg = with_overrides(DataConfig(), {
         "sample_rate": args.sample_rate, "frame_size": args.frame_size, "seq_len": args.seq_len, "hop": args.hop,
         "normalisation": args.normalisation, "train_fraction": args.train_fraction, "dtype": args.dtype})
-    out = args.output or f"data/{'default' if args.song is None else _stem(args.song)}_f{cfg.frame_size}_l{cfg.seq_len}" \
+    out = args.output or f"data/{song_stem(song)}_f{cfg.frame_size}_l{cfg.seq_len}" \
                          f"{'' if cfg.hop == 0 else f'_h{cfg.hop}'}.hdf5"
-    info = prepare(args.song, out, cfg, progress=not args.quiet)
+    info = prepare(song, out, cfg, progress=not args.quiet)
     print(f"wrote {out}: {info['train']} train + {info['dev']} dev examples of {cfg.seq_len} frames x "
           f"{cfg.frame_size} samples ({info['samples'] / cfg.sample_rate:.1f} s of audio at {cfg.sample_rate} Hz)")
-
-
-def _stem(path):
-    import os
-    return os.path.splitext(os.path.basename(path))[0]
 
 
 def _train_config(args):
@@ -114,7 +133,8 @@ def build_parser():
                         description="Decode a song (WAV/FLAC/OGG/Opus/MP3, any rate, any channels), mix to mono, "
                                     "resample, normalise, cut into examples of L frames of F samples, split "
                                     "train/dev, and write Fuel's H5PYDataset layout.")
-    pp.add_argument("song", nargs="?", help="audio file; omitted: the embedded default song (3:20, synthesised)")
+    pp.add_argument("song", nargs="?", help="audio file; omitted: an embedded song (default: the 3:26 étude)")
+    add_song_options(pp)
     pp.add_argument("--frame-size", "-F", type=int, default=d.frame_size, help="F, samples per frame (default %(default)s)")
     pp.add_argument("--seq-len", "-L", type=int, default=d.seq_len, help="L, frames per example (default %(default)s)")
     pp.add_argument("--hop", type=int, default=d.hop, help="frames between example starts; 0 = L, no overlap (default)")

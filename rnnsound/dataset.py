@@ -84,6 +84,15 @@ def largest_seq_len(n, F, train_fraction):
     return lo
 
 
+def too_short_message(n, F, L, hop, train_fraction, sample_rate, n_train, n_dev):
+    """Why a song of n samples cannot give a train and a dev example, and what would."""
+    best = largest_seq_len(n, F, train_fraction)
+    fix = (f"use --seq-len {best} or less, " if best else "") + \
+        "a smaller --frame-size, a smaller --train-fraction (a longer dev split) or a longer song"
+    return (f"song too short: {n} samples ({n / sample_rate:.1f} s) give {n_train} train and "
+            f"{n_dev} dev examples at F={F}, L={L}, hop={hop}; {fix}")
+
+
 def example_starts(n, F, L, hop, train_fraction):
     """First sample of each example's inputs: train ones, then dev ones."""
     n_train, n_dev, dev_start = split_layout(n, F, L, hop, train_fraction)
@@ -158,11 +167,7 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     starts, n_train = example_starts(n, F, L, hop, config.train_fraction)
     n_dev = len(starts) - n_train
     if n_train == 0 or n_dev == 0:
-        best = largest_seq_len(n, F, config.train_fraction)
-        fix = (f"use --seq-len {best} or less, " if best else "") + \
-            "a smaller --frame-size, a smaller --train-fraction (a longer dev split) or a longer song"
-        raise UserError(f"song too short: {n} samples ({n / config.sample_rate:.1f} s) give {n_train} train and "
-                        f"{n_dev} dev examples at F={F}, L={L}, hop={hop}; {fix}")
+        raise UserError(too_short_message(n, F, L, hop, config.train_fraction, config.sample_rate, n_train, n_dev))
     song = normalise(samples, consts).astype(config.dtype)
     N = len(starts)
     chunk = max(1, (1 << 22) // (L * F))  # examples per write: ~16 MB of float32
@@ -195,15 +200,27 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     return {"train": n_train, "dev": n_dev, "samples": n, "path": path}
 
 
-def prepare(song_path, output, config, progress=True):
-    """`rnnsound prepare`: an audio file (or None: the embedded default song) -> Fuel HDF5 file."""
+def song_stem(song):
+    """A file-name stem for a song: an audio file's name, or the embedded song's (None: `default`)."""
+    from .default_song import EmbeddedSong
+    if song is None or isinstance(song, EmbeddedSong):
+        return (song or EmbeddedSong()).stem
+    return os.path.splitext(os.path.basename(song))[0]
+
+
+def prepare(song, output, config, progress=True):
+    """`rnnsound prepare`: an audio file, an EmbeddedSong (None: the default song) -> Fuel HDF5 file."""
     from . import audio, default_song
     config.validate()
     check_writable(output)
-    if song_path is None:
-        samples = default_song.render(config.sample_rate)
-        name, sha, extra = "default_song", hashlib.sha256(samples.tobytes()).hexdigest(), {"title": default_song.TITLE}
+    if song is None or isinstance(song, default_song.EmbeddedSong):
+        song = song or default_song.EmbeddedSong()
+        samples = song.render(config.sample_rate, progress)
+        name = "default_song" if song.is_default else f"embedded_{song.stem}"
+        sha = hashlib.sha256(samples.tobytes()).hexdigest()
+        extra = {"title": default_song.TITLE if song.is_default else song.describe(config.sample_rate),
+                 "embedded_style": song.style, "embedded_seed": song.seed}
     else:
-        samples, extra = audio.load_song(song_path, config.sample_rate, progress)
-        name, sha = os.path.basename(song_path), sha256_of(song_path)
+        samples, extra = audio.load_song(song, config.sample_rate, progress)
+        name, sha = os.path.basename(song), sha256_of(song)
     return write_dataset(output, samples, config, name, sha, extra, progress)

@@ -55,6 +55,7 @@ class Network:
         self.opt = optim.make_state(self.shared, cfg)
         self.names = model.state_names(cfg.cell, cfg.layers)
         self._fns = {}
+        self.last_step_norm = float("nan")  # the last update's norm before step clipping
 
     # --- parameters and state, as plain arrays -----------------------------------------------
     def params(self):
@@ -94,7 +95,8 @@ class Network:
             lr = pt.scalar("lr", dtype="float32")
             loss = model.mse(model.predict_batch(self.shared, x, self.cfg)[0], y)
             grads = dict(zip(self.shared, pt.grad(loss, list(self.shared.values()))))
-            return self._compile([x, y, lr], loss, optim.updates(self.shared, grads, self.opt, lr, self.cfg))
+            ups, norm = optim.updates(self.shared, grads, self.opt, lr, self.cfg)
+            return self._compile([x, y, lr], [loss, norm], ups)
         return self._function(("fused", shape), build)
 
     def _advance(self, shape):
@@ -124,7 +126,8 @@ class Network:
         def build():
             grads = {k: pt.tensor(k + "_grad", dtype="float32", shape=v.get_value().shape) for k, v in self.shared.items()}
             lr = pt.scalar("lr", dtype="float32")
-            return self._compile([*grads.values(), lr], [], optim.updates(self.shared, grads, self.opt, lr, self.cfg))
+            ups, norm = optim.updates(self.shared, grads, self.opt, lr, self.cfg)
+            return self._compile([*grads.values(), lr], norm, ups)
         return self._function(("apply",), build)
 
     # --- public calls ----------------------------------------------------------------------------
@@ -136,10 +139,14 @@ class Network:
         return [np.zeros((self._width(shape), self.cfg.hidden), np.float32) for _ in self.names]
 
     def train_step(self, x, y, lr):
-        """One update on a batch (batch, L, F); returns the batch's MSE before the update."""
+        """One update on a batch (batch, L, F); returns the batch's MSE before the update.
+
+        Sets `last_step_norm`: the optimiser step's norm before clipping."""
         lr = np.asarray(lr, np.float32)
         if self.chunk >= x.shape[1]:
-            return float(np.asarray(self._fused(x.shape)(x, y, lr)))
+            loss, norm = self._fused(x.shape)(x, y, lr)
+            self.last_step_norm = float(np.asarray(norm))
+            return float(np.asarray(loss))
         chunks = list(self._chunks(x, y))  # sliced once, used by both passes
         states, boundary, sse = self._zeros(x.shape), [], 0.0
         for xc, yc in chunks:
@@ -154,7 +161,7 @@ class Network:
             n = len(self.shared)
             grads = out[:n] if grads is None else [a + b for a, b in zip(grads, out[:n])]
             d_states = out[n:]
-        self._apply()(*grads, lr)
+        self.last_step_norm = float(np.asarray(self._apply()(*grads, lr)))
         return sse / count
 
     def sse(self, x, y):

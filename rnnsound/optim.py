@@ -7,6 +7,8 @@ Blocks' CompositeRule([RMSProp(lr, decay), StepClipping(1.0)]):
   param <- param - step
 Adam (Kingma & Ba, default betas) with the same optional step clipping.
 Optimiser state lives in shared variables named after their parameter, so it can be saved.
+`updates` also returns the norm of the whole step before clipping, a diagnostic: with her clip
+at 1.0, a step norm of 9 means every update moved the parameters 9x less than RMSProp asked.
 """
 import numpy as np
 import pytensor
@@ -24,7 +26,9 @@ def make_state(params, cfg):
 
 
 def updates(params, grads, state, lr, cfg):
-    """[(shared, new value)] for one step. `params`, `grads`: dicts of the same keys."""
+    """([(shared, new value)] for one step, the step's norm before clipping).
+
+    `params`, `grads`: dicts of the same keys."""
     out, steps = [], {}
     if cfg.optimizer == "rmsprop":
         d = np.float32(cfg.decay_rate)
@@ -43,9 +47,9 @@ def updates(params, grads, state, lr, cfg):
             m_new, v_new = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * pt.sqr(g)
             out += [(m, m_new), (v, v_new)]
             steps[k] = lr * corr * m_new / (pt.sqrt(v_new) + eps)
+    norm = pt.sqrt(sum(pt.sum(pt.sqr(s)) for s in steps.values()))
     if cfg.step_clip > 0:
-        norm = pt.sqrt(sum(pt.sum(pt.sqr(s)) for s in steps.values()))
         scale = pt.switch(norm < cfg.step_clip, np.float32(1), np.float32(cfg.step_clip) / norm)
         steps = {k: s * scale for k, s in steps.items()}
     out += [(params[k], (params[k] - steps[k]).astype("float32")) for k in grads]
-    return out
+    return out, norm

@@ -13,9 +13,12 @@ the table says how many seconds each blog clip has.
 """
 import csv
 import dataclasses
+import fnmatch
 import json
 import os
 import time
+
+import numpy as np
 
 from . import plots
 from .config import DataConfig, TrainConfig, with_overrides
@@ -34,6 +37,8 @@ class Sweep:
     swept: str         # the setting whose value the summary plot puts on its x axis
     base: dict         # overrides every run gets
     variants: tuple    # one dict of overrides per run
+    marked: tuple = ()  # names of runs the tables flag in a `mark` column (e.g. her committed pairs)
+    mark: str = ""      # that column's header
 
 
 def split_overrides(overrides):
@@ -50,6 +55,15 @@ def run_name(variant):
     return "_".join(f"{k}={v}" for k, v in variant.items()) or "base"
 
 
+def dataset_name(song, dcfg):
+    """The file a run's dataset is prepared into: one per song and data setting, shared by the
+    runs that agree on all of them (settings at their defaults are left out of the name)."""
+    from .dataset import song_stem
+    extra = "".join(f"_{f.name}={getattr(dcfg, f.name)}" for f in dataclasses.fields(DataConfig)
+                    if f.name not in ("frame_size", "seq_len", "hop") and getattr(dcfg, f.name) != f.default)
+    return f"{song_stem(song)}_f{dcfg.frame_size}_l{dcfg.seq_len}_h{dcfg.hop_frames}{extra}.hdf5"
+
+
 def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     """Train and measure one run of a sweep; returns its summary (also written as summary.json)."""
     from .dataset import prepare
@@ -64,8 +78,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     data_over, train_over = split_overrides(overrides)
     dcfg = with_overrides(DataConfig(), data_over)
     tcfg = with_overrides(TrainConfig(), train_over)
-    stem = "default" if song is None else os.path.splitext(os.path.basename(song))[0]
-    data = os.path.join(out_dir, "data", f"{stem}_f{dcfg.frame_size}_l{dcfg.seq_len}_h{dcfg.hop_frames}.hdf5")
+    data = os.path.join(out_dir, "data", dataset_name(song, dcfg))
     summary = {"name": name, "overrides": overrides, "frame_size": dcfg.frame_size, "seq_len": dcfg.seq_len,
                "hop": dcfg.hop_frames, "cell": tcfg.cell, "recur_axis": tcfg.recur_axis, "epochs": tcfg.epochs}
     os.makedirs(run_dir, exist_ok=True)
@@ -87,8 +100,11 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     summary.update(status="done", params=s["params"], steps=s["steps"], best_dev=s["best_dev"],
                    train_seconds=s["seconds"], samples_per_second=s["samples_per_second"], baselines=s["baselines"],
                    examples=s["examples"])
-    epochs = [r for r in read_log(os.path.join(run_dir, "log.csv")) if r["kind"] == "epoch"]
+    rows = read_log(os.path.join(run_dir, "log.csv"))
+    epochs = [r for r in rows if r["kind"] == "epoch"]
     summary["final_dev"] = float(epochs[-1]["dev_mse"]) if epochs else None
+    norms = [float(r["step_norm"]) for r in rows if r["kind"] == "batch" and r.get("step_norm")]
+    summary["step_norm_median"] = float(np.median(norms)) if norms else None
     blog_seconds = min(clip_seconds, BLOG_STEP_BUDGET // dcfg.seq_len * dcfg.frame_size / dcfg.sample_rate)
     for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
         t = time.time()
@@ -101,21 +117,39 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     return summary
 
 
-def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, clip_seconds=30.0):
-    """Every run of `sweep` (skipping finished ones), then the tables and plots."""
+def song_label(song):
+    from .default_song import EmbeddedSong
+    return song if isinstance(song, str) else (song or EmbeddedSong()).describe()
+
+
+def select(sweep, only=None):
+    """[(name, variant)] of the sweep's runs, those matching the glob `only` if given."""
+    runs = [(run_name(v), v) for v in sweep.variants]
+    if only:
+        runs = [(n, v) for n, v in runs if fnmatch.fnmatchcase(n, only)]
+        if not runs:
+            raise UserError(f"--only {only!r} matches none of this sweep's runs: "
+                            f"{', '.join(run_name(v) for v in sweep.variants)}")
+    return runs
+
+
+def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, clip_seconds=30.0, only=None):
+    """Every run of `sweep` (or those matching the glob `only`; skipping finished ones), then the
+    tables and plots. The tables list every run of the sweep, those not run yet as such."""
     extra = dict(extra or {})
     split_overrides({**sweep.base, **extra})  # fail on a typo before any work
+    runs = select(sweep, only)
     os.makedirs(out_dir, exist_ok=True)
-    names = [run_name(v) for v in sweep.variants]
-    write_json(os.path.join(out_dir, "sweep.json"), {"name": sweep.name, "title": sweep.title, "swept": sweep.swept,
-                                                  "runs": names, "song": song or "default song",
-                                                  "base": {**sweep.base, **extra, "epochs": epochs}})
+    write_json(os.path.join(out_dir, "sweep.json"), {
+        "name": sweep.name, "title": sweep.title, "swept": sweep.swept, "runs": [run_name(v) for v in sweep.variants],
+        "song": song_label(song), "base": {**sweep.base, **extra, "epochs": epochs},
+        "marked": list(sweep.marked), "mark": sweep.mark})
     started = time.time()
-    for name, variant in zip(names, sweep.variants):
+    for name, variant in runs:
         run_one(name, {**sweep.base, **extra, "epochs": epochs, **variant}, song, out_dir, progress, clip_seconds)
     report(out_dir)
     if progress:
-        print(f"{sweep.name}: {len(names)} runs in {time.time() - started:.0f} s; tables in "
+        print(f"{sweep.name}: {len(runs)} runs in {time.time() - started:.0f} s; tables in "
               f"{os.path.join(out_dir, 'results.md')}")
 
 
@@ -130,6 +164,7 @@ COLUMNS = [  # (header, how to get it from a summary)
     ("linear", lambda s: f"{s['baselines']['linear']:.4g}"),
     ("beats all", lambda s: "yes" if s["best_dev"] < min(s["baselines"][k] for k in ("zero", "last_frame", "linear")) else "no"),
     ("train s", lambda s: f"{s['train_seconds']:.0f}"), ("samples/s", lambda s: f"{s['samples_per_second']:.3g}"),
+    ("step norm", lambda s: "" if s.get("step_norm_median") is None else f"{s['step_norm_median']:.3g}"),
     ("stateful fade", lambda s: f"{s['stateful']['fade_ratio']:.3g}"),
     ("stateful ticks", lambda s: f"{s['stateful']['tick_score']:.2f}"),
     ("stateful spec dB", lambda s: f"{s['stateful']['spectral_distance_db']:.1f}"),
@@ -147,18 +182,23 @@ def report(out_dir):
     if not os.path.exists(meta_path):
         raise UserError(f"{out_dir} holds no sweep (no sweep.json); give the --out folder of an experiment")
     meta = read_json(meta_path)
+    planned = read_plan(os.path.join(out_dir, "plan.csv"))
     summaries = []
     for name in meta["runs"]:
         path = os.path.join(out_dir, "runs", name, "summary.json")
-        summaries.append(read_json(path) if os.path.exists(path) else {"name": name, "status": "not run yet"})
+        summaries.append(read_json(path) if os.path.exists(path) else planned.get(name, {"name": name, "status": "not run yet"}))
     done = [s for s in summaries if s["status"] == "done"]
-    header = [h for h, _ in COLUMNS]
+    columns = list(COLUMNS)
+    if meta.get("mark"):
+        marked = set(meta["marked"])
+        columns.insert(1, (meta["mark"], lambda s: "yes" if s["name"] in marked else ""))
+    header = [h for h, _ in columns]
     from .atomic import atomic_path
     with atomic_path(os.path.join(out_dir, "results.csv")) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header + ["status", "reason"])
         for s in summaries:
-            w.writerow([get(s) for _, get in COLUMNS] + [s["status"], ""] if s["status"] == "done"
+            w.writerow([get(s) for _, get in columns] + [s["status"], ""] if s["status"] == "done"
                        else [s["name"]] + [""] * (len(header) - 1) + [s["status"], s.get("reason", "")])
     lines = [f"# {meta['title']}", "", f"Song: {meta['song']}. Settings for every run: "
              f"`{json.dumps(meta['base'])}`. MSE in normalised units, dev split; `dev/zero` is the best dev MSE "
@@ -169,7 +209,7 @@ def report(out_dir):
              "training frame (rnnsound.metrics).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in done:
-        lines.append("| " + " | ".join(str(get(s)) for _, get in COLUMNS) + " |")
+        lines.append("| " + " | ".join(str(get(s)) for _, get in columns) + " |")
     for s in summaries:
         if s["status"] != "done":
             lines.append(f"| {s['name']} | {s['status']}: {s.get('reason', '')} |" + " |" * (len(header) - 2))
@@ -183,23 +223,47 @@ def report(out_dir):
     return summaries
 
 
+def read_plan(path):
+    """{run: summary-like dict} of the runs a plan.csv (rnnsound.plan) describes: `planned` with the
+    estimated time, or `infeasible` with the reason, so the tables can list runs not run yet."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {r["run"]: {"name": r["run"], "status": "planned" if r["status"] == "feasible" else "infeasible",
+                       "reason": (f"est. {float(r['est_seconds']) / 3600:.2g} h on this machine (plan.csv)"
+                                  if r["status"] == "feasible" else r["reason"])} for r in rows}
+
+
 def cli(sweep, argv=None):
     """The command line every experiments/ script shares."""
     import argparse
     import sys
-    from .cli import quiet_known_warnings
+    from .cli import add_song_options, quiet_known_warnings, song_from_args
     from .config import parse_assignments
     quiet_known_warnings()
     p = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--song", help="audio file (default: the embedded default song)")
+    p.add_argument("--song", help="audio file (default: an embedded song, see --style and --minutes)")
+    add_song_options(p)
     p.add_argument("--epochs", type=int, default=30, help="epochs per run (default %(default)s, the blog's)")
     p.add_argument("--out", default=os.path.join("results", sweep.name), help="results folder (default %(default)s)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for every run, e.g. --set hop=20")
+    p.add_argument("--only", metavar="GLOB", help="run only the runs whose names match, e.g. --only 'frame_size=1000*' "
+                   "(the tables still list the others)")
+    p.add_argument("--plan", action="store_true", help="train nothing: print each run's examples, updates, estimated "
+                   "time and memory (from steps timed on this machine, cached) and write OUT/plan.csv")
+    p.add_argument("--remeasure", action="store_true", help="with --plan: time the steps again instead of using the cache")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
     try:
-        run_sweep(sweep, args.out, args.song, args.epochs, parse_assignments(args.set), progress=not args.quiet)
+        song = song_from_args(args.song, args.style, args.minutes)
+        if args.plan:
+            from .plan import plan_sweep
+            plan_sweep(sweep, args.out, song, args.epochs, parse_assignments(args.set), args.only, args.remeasure)
+            return 0
+        run_sweep(sweep, args.out, song, args.epochs, parse_assignments(args.set), progress=not args.quiet,
+                  only=args.only)
     except UserError as e:
         print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
         return e.exit_code

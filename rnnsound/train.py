@@ -5,7 +5,8 @@ Run folder (`-o DIR`):
   versions.json   Python and library versions, PyTensor backend and flags
   baselines.json  dev MSE of the zero / last-frame / linear predictors (rnnsound.baselines)
   log.csv         one row per batch and per epoch: kind, step, epoch, batch, train_mse,
-                  dev_mse, lr, seconds (wall time since the run began, summed over resumes)
+                  dev_mse, lr, step_norm (the optimiser step's norm before clipping; batch
+                  rows), seconds (wall time since the run began, summed over resumes)
   best.h5, last.h5  checkpoints (rnnsound.checkpoint): best dev MSE, and the latest position
   learning_curve.png  redrawn after every epoch
 Ctrl-C saves last.h5 at the current batch; `--resume DIR` continues from it with the same data
@@ -30,7 +31,7 @@ from .dataset import sha256_of
 from .errors import Interrupted, UserError
 from .streams import ShuffledScheme, SequentialScheme, SongDataset, read_attrs
 
-LOG_FIELDS = ["kind", "step", "epoch", "batch", "train_mse", "dev_mse", "lr", "seconds"]
+LOG_FIELDS = ["kind", "step", "epoch", "batch", "train_mse", "dev_mse", "lr", "step_norm", "seconds"]
 IN_MEMORY_MAX_BYTES = 4 << 30  # larger datasets are read from disk batch by batch
 
 
@@ -70,6 +71,10 @@ class Log:
 
     def __init__(self, path, keep_until_step=None):
         self.path = path
+        if keep_until_step is None and os.path.exists(path):
+            with open(path, newline="") as f:
+                if next(csv.reader(f), None) != LOG_FIELDS:  # written by an older version: add the new columns
+                    keep_until_step = float("inf")
         if keep_until_step is not None:
             rows = [r for r in read_log(path) if int(r["step"]) <= keep_until_step]
             with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
@@ -190,7 +195,7 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
                 pos["samples"] += x.size
                 pos["seconds"] = time.time() - started
                 log.write(kind="batch", step=pos["step"], epoch=epoch + 1, batch=pos["batch"], train_mse=f"{loss:.6g}",
-                          lr=f"{lr:.6g}", seconds=f"{pos['seconds']:.2f}")
+                          lr=f"{lr:.6g}", step_norm=f"{net.last_step_norm:.4g}", seconds=f"{pos['seconds']:.2f}")
                 bar.set_postfix(loss=f"{loss:.4g}", samples_s=f"{len(x) * samples_per_example / (time.time() - t0):.3g}")
                 bar.update(1)
             bar.close()

@@ -57,3 +57,15 @@ def test_baselines_match_hand_computed_values_on_a_tone(tmp_path):
     assert b["zero"] == pytest.approx(np.mean(y.astype(np.float64) ** 2), rel=1e-6)
     assert b["last_frame"] == pytest.approx(np.mean((y.astype(np.float64) - x) ** 2), rel=1e-6)
     assert b["linear"] < 1e-6 * b["zero"]  # a sine's next samples are a linear function of the current ones
+
+
+def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, song_wav):
+    from rnnsound.streams import read_attrs
+    sweep = Sweep(name="norm", title="Normalisation", swept="normalisation",
+                  base={"hidden": 4, "batch_size": 32, "frame_size": 8, "seq_len": 10},
+                  variants=({"normalisation": "minmax"}, {"normalisation": "stdev"}))
+    out = tmp_path / "s"
+    run_sweep(sweep, str(out), song=song_wav, epochs=1, clip_seconds=0.1, progress=False)
+    files = sorted(os.listdir(out / "data"))
+    assert len(files) == 2
+    assert sorted(read_attrs(str(out / "data" / f))["normalisation"] for f in files) == ["minmax", "stdev"]
