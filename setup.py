@@ -20,10 +20,15 @@ setup(
         "pytensor>=3.0,<4",
         "jax>=0.7,<0.11",
         "jaxlib>=0.7,<0.11",
+        "distributed>=2024.1",   # CalVer (YYYY.M.P): no major version to bound
+        "dask>=2024.1",
+        "dask-jobqueue>=0.8,<0.10",
+        "bokeh>=3.1,<4",         # the Dask dashboard
     ],
     extras_require={
         "test": ["pytest>=7,<10"],
         "bench": ["torch>=2.2,<3"],
+        "cuda": ["jax[cuda12]>=0.7,<0.11"],  # JAX's CUDA wheels: training and generation on an NVIDIA GPU
     },
     entry_points={"console_scripts": ["rnnsound=rnnsound.cli:main"]},
 )

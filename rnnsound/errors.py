@@ -1,7 +1,7 @@
 """The one exception type the command line turns into a one-line message.
 
 Library code raises `UserError` for anything the user can fix (a bad path, a song too short,
-a flag out of range); the CLI prints `rnnsound: error: <message>` and exits with status 2 (130 after Ctrl-C).
+a flag out of range); the CLI prints `rnnsound: error: <message>` and exits with status 2 (130 after Ctrl-C, 143 after SIGTERM).
 Everything else is a bug and keeps its traceback.
 """
 
@@ -12,5 +12,10 @@ class UserError(Exception):
 
 
 class Interrupted(UserError):
-    """Ctrl-C, after the work so far was saved; exits with the shell's usual 130."""
+    """SIGINT or SIGTERM, after the work so far was saved; exits with the shell's 128 + signal
+    number (130 after Ctrl-C, 143 after SIGTERM)."""
     exit_code = 130
+
+    def __init__(self, message, exit_code=130):
+        super().__init__(message)
+        self.exit_code = exit_code

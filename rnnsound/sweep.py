@@ -16,6 +16,7 @@ import dataclasses
 import fnmatch
 import json
 import os
+import socket
 import time
 
 import numpy as np
@@ -64,6 +65,18 @@ def dataset_name(song, dcfg):
     return f"{song_stem(song)}_f{dcfg.frame_size}_l{dcfg.seq_len}_h{dcfg.hop_frames}{extra}.hdf5"
 
 
+def describe_run(name, overrides):
+    """The fields every summary starts with: the run's name, overrides and main settings."""
+    data_over, train_over = split_overrides(overrides)
+    dcfg, tcfg = with_overrides(DataConfig(), data_over), with_overrides(TrainConfig(), train_over)
+    return {"name": name, "overrides": overrides, "frame_size": dcfg.frame_size, "seq_len": dcfg.seq_len,
+            "hop": dcfg.hop_frames, "cell": tcfg.cell, "recur_axis": tcfg.recur_axis, "epochs": tcfg.epochs}
+
+
+def infeasible_summary(name, overrides, reason):
+    return {**describe_run(name, overrides), "status": "infeasible", "reason": reason}
+
+
 def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     """Train and measure one run of a sweep; returns its summary (also written as summary.json)."""
     from .dataset import prepare
@@ -79,8 +92,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     dcfg = with_overrides(DataConfig(), data_over)
     tcfg = with_overrides(TrainConfig(), train_over)
     data = os.path.join(out_dir, "data", dataset_name(song, dcfg))
-    summary = {"name": name, "overrides": overrides, "frame_size": dcfg.frame_size, "seq_len": dcfg.seq_len,
-               "hop": dcfg.hop_frames, "cell": tcfg.cell, "recur_axis": tcfg.recur_axis, "epochs": tcfg.epochs}
+    summary = describe_run(name, overrides)
     os.makedirs(run_dir, exist_ok=True)
     try:
         if not os.path.exists(data):
@@ -88,7 +100,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     except UserError as e:
         if "too short" not in str(e):
             raise
-        summary.update(status="infeasible", reason=str(e))
+        summary = infeasible_summary(name, overrides, str(e))
         write_json(done, summary)
         if progress:
             print(f"[{name}] infeasible: {e}")
@@ -105,6 +117,8 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     summary["final_dev"] = float(epochs[-1]["dev_mse"]) if epochs else None
     norms = [float(r["step_norm"]) for r in rows if r["kind"] == "batch" and r.get("step_norm")]
     summary["step_norm_median"] = float(np.median(norms)) if norms else None
+    summary.update(host=socket.gethostname(), worker=os.environ.get("RNNSOUND_WORKER", "serial"),
+                   device=read_json(os.path.join(run_dir, "versions.json")).get("device", ""))
     blog_seconds = min(clip_seconds, BLOG_STEP_BUDGET // dcfg.seq_len * dcfg.frame_size / dcfg.sample_rate)
     for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
         t = time.time()
@@ -133,9 +147,11 @@ def select(sweep, only=None):
     return runs
 
 
-def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, clip_seconds=30.0, only=None):
+def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, clip_seconds=30.0, only=None,
+              executor=None):
     """Every run of `sweep` (or those matching the glob `only`; skipping finished ones), then the
-    tables and plots. The tables list every run of the sweep, those not run yet as such."""
+    tables and plots. The tables list every run of the sweep, those not run yet as such.
+    `executor` (rnnsound.executor.ExecutorOptions) runs them on a Dask cluster; None: serially here."""
     extra = dict(extra or {})
     split_overrides({**sweep.base, **extra})  # fail on a typo before any work
     runs = select(sweep, only)
@@ -145,8 +161,16 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
         "song": song_label(song), "base": {**sweep.base, **extra, "epochs": epochs},
         "marked": list(sweep.marked), "mark": sweep.mark})
     started = time.time()
-    for name, variant in runs:
-        run_one(name, {**sweep.base, **extra, "epochs": epochs, **variant}, song, out_dir, progress, clip_seconds)
+    runs = [(name, {**sweep.base, **extra, "epochs": epochs, **variant}) for name, variant in runs]
+    if executor is not None and executor.distributed:
+        from .executor import run_distributed
+        for s in run_distributed(runs, song, out_dir, clip_seconds, executor, progress):
+            path = os.path.join(out_dir, "runs", s["name"], "failed.json")
+            if s["status"] == "failed" and not os.path.exists(path):  # retries used up: record why
+                write_json(path, s)
+    else:
+        for name, overrides in runs:
+            run_one(name, overrides, song, out_dir, progress, clip_seconds)
     report(out_dir)
     if progress:
         print(f"{sweep.name}: {len(runs)} runs in {time.time() - started:.0f} s; tables in "
@@ -173,6 +197,8 @@ COLUMNS = [  # (header, how to get it from a summary)
     ("blog s", lambda s: f"{s['blog']['seconds']:.1f}"), ("blog fade", lambda s: f"{s['blog']['fade_ratio']:.3g}"),
     ("blog ticks", lambda s: f"{s['blog']['tick_score']:.2f}"),
     ("blog spec dB", lambda s: f"{s['blog']['spectral_distance_db']:.1f}"),
+    ("host", lambda s: s.get("host", "")), ("worker", lambda s: s.get("worker", "")),
+    ("device", lambda s: s.get("device", "")),
 ]
 
 
@@ -185,8 +211,9 @@ def report(out_dir):
     planned = read_plan(os.path.join(out_dir, "plan.csv"))
     summaries = []
     for name in meta["runs"]:
-        path = os.path.join(out_dir, "runs", name, "summary.json")
-        summaries.append(read_json(path) if os.path.exists(path) else planned.get(name, {"name": name, "status": "not run yet"}))
+        path, failed = (os.path.join(out_dir, "runs", name, f) for f in ("summary.json", "failed.json"))
+        summaries.append(read_json(path) if os.path.exists(path) else read_json(failed) if os.path.exists(failed)
+                         else planned.get(name, {"name": name, "status": "not run yet"}))
     done = [s for s in summaries if s["status"] == "done"]
     columns = list(COLUMNS)
     if meta.get("mark"):
@@ -235,6 +262,37 @@ def read_plan(path):
                                   if r["status"] == "feasible" else r["reason"])} for r in rows}
 
 
+def add_executor_options(parser):
+    g = parser.add_argument_group("running on a Dask cluster (default: serially, in this process)",
+                                  "The --out folder must be on a filesystem every worker sees. Batch-job settings not "
+                                  "given here come from Dask's configuration (jobqueue.slurm.* in ~/.config/dask/).")
+    g.add_argument("--workers", type=int, default=0, metavar="N", help="a local Dask cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://head:8786 (start "
+                   "its workers with --nthreads 1 --resources run=1)")
+    g.add_argument("--cluster", choices=("slurm", "pbs", "sge"), help="batch jobs through dask-jobqueue")
+    g.add_argument("--jobs", type=int, default=1, help="batch jobs to start (default %(default)s)")
+    g.add_argument("--threads-per-worker", type=int, default=0, metavar="T",
+                   help="threads of each run (BLAS and XLA); default: the cores divided among the workers")
+    g.add_argument("--retries", type=int, default=2, help="retries of a run whose worker died or that was stopped "
+                   "(default %(default)s); a run that fails for its own reason is not retried")
+    g.add_argument("--queue", help="batch queue / partition")
+    g.add_argument("--account", help="batch account / project")
+    g.add_argument("--cores", type=int, help="cores per batch job (default: --threads-per-worker)")
+    g.add_argument("--memory", help="memory per batch job, e.g. 16GB")
+    g.add_argument("--walltime", help="walltime per batch job, e.g. 04:00:00")
+    g.add_argument("--gpus", type=int, default=0, help="GPUs per batch job (Slurm: --gres=gpu:N)")
+    g.add_argument("--job-extra", action="append", default=[], metavar="DIRECTIVE",
+                   help="another batch directive, e.g. --job-extra=--constraint=avx2 (repeatable)")
+
+
+def executor_options(args):
+    from .executor import ExecutorOptions
+    return ExecutorOptions(workers=args.workers, scheduler=args.scheduler, cluster=args.cluster, jobs=args.jobs,
+                           threads_per_worker=args.threads_per_worker, retries=args.retries, queue=args.queue,
+                           account=args.account, cores=args.cores, memory=args.memory, walltime=args.walltime,
+                           gpus=args.gpus, job_extra=tuple(args.job_extra)).validate()
+
+
 def cli(sweep, argv=None):
     """The command line every experiments/ script shares."""
     import argparse
@@ -255,15 +313,17 @@ def cli(sweep, argv=None):
                    "time and memory (from steps timed on this machine, cached) and write OUT/plan.csv")
     p.add_argument("--remeasure", action="store_true", help="with --plan: time the steps again instead of using the cache")
     p.add_argument("-q", "--quiet", action="store_true")
+    add_executor_options(p)
     args = p.parse_args(argv)
     try:
         song = song_from_args(args.song, args.style, args.minutes)
+        executor = executor_options(args)
         if args.plan:
             from .plan import plan_sweep
             plan_sweep(sweep, args.out, song, args.epochs, parse_assignments(args.set), args.only, args.remeasure)
             return 0
         run_sweep(sweep, args.out, song, args.epochs, parse_assignments(args.set), progress=not args.quiet,
-                  only=args.only)
+                  only=args.only, executor=executor)
     except UserError as e:
         print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -9,9 +9,10 @@ Run folder (`-o DIR`):
                   rows), seconds (wall time since the run began, summed over resumes)
   best.h5, last.h5  checkpoints (rnnsound.checkpoint): best dev MSE, and the latest position
   learning_curve.png  redrawn after every epoch
-Ctrl-C saves last.h5 at the current batch; `--resume DIR` continues from it with the same data
-order, so the result equals an uninterrupted run. A NaN or infinite loss stops the run and keeps
-the last good checkpoint.
+Ctrl-C (SIGINT) and SIGTERM stop the run after the step in progress and save last.h5 at that
+step; `--resume DIR` continues from it with the same data order, so the result equals an
+uninterrupted run. One process at a time trains in a folder (`.lock`). A NaN or infinite loss
+stops the run and keeps the last good checkpoint.
 """
 import csv
 import dataclasses
@@ -29,6 +30,7 @@ from .atomic import atomic_path
 from .config import TrainConfig, from_dict
 from .dataset import sha256_of
 from .errors import Interrupted, UserError
+from .interrupts import Deferred, FolderLock
 from .streams import ShuffledScheme, SequentialScheme, SongDataset, read_attrs
 
 LOG_FIELDS = ["kind", "step", "epoch", "batch", "train_mse", "dev_mse", "lr", "step_norm", "seconds"]
@@ -55,7 +57,11 @@ def versions(cfg):
            "PYTENSOR_FLAGS": os.environ.get("PYTENSOR_FLAGS", ""), "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
     if cfg.backend == "jax":
         import jax
+        device = jax.devices()[0]
         out["jax"] = jax.__version__
+        out["device"] = f"{device.platform}:{device.device_kind}"
+    else:
+        out["device"] = "cpu"
     return out
 
 
@@ -133,15 +139,26 @@ def _setup_run(dataset_path, cfg, run_dir, resume):
 
 
 def train(dataset_path, cfg, run_dir, resume=False, progress=True):
-    """Train per `cfg` on `dataset_path` into `run_dir`; returns a summary dict."""
-    from .network import Network
+    """Train per `cfg` on `dataset_path` into `run_dir`; returns a summary dict.
+
+    Holds the run folder's lock throughout (a second writer is refused). SIGINT or SIGTERM stops
+    it after the step in progress: last.h5 is saved at that step and `Interrupted` raised."""
     cfg.validate()
     attrs, train_set, dev_set = load_splits(dataset_path)
-    F, L = attrs["frame_size"], attrs["seq_len"]
     os.makedirs(run_dir, exist_ok=True)
     if not os.access(run_dir, os.W_OK):
         raise UserError(f"cannot write to run folder {run_dir}; choose another -o")
+    with FolderLock(run_dir):
+        return _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_set)
+
+
+def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_set):
+    from .network import Network
+    F, L = attrs["frame_size"], attrs["seq_len"]
     ckpt_path = _setup_run(dataset_path, cfg, run_dir, resume)
+    if resume and ckpt_path is None:
+        print(f"{run_dir} has no last.h5 (stopped before its first checkpoint): training it from the start",
+              file=sys.stderr)
     public = {k: v for k, v in attrs.items() if k not in ("splits", "shape")}
     write_json(os.path.join(run_dir, "config.json"), {
         "train": dataclasses.asdict(cfg), "dataset": os.path.abspath(dataset_path),
@@ -162,7 +179,8 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
         p, opt, meta = checkpoint.load(ckpt_path, shapes)
         net.load(p, opt)
         pos.update({k: meta[k] for k in pos if k in meta})
-    log = Log(os.path.join(run_dir, "log.csv"), keep_until_step=pos["step"] if ckpt_path else None)
+    # Without a checkpoint the run starts at step 0: rows of an earlier start are dropped, not repeated.
+    log = Log(os.path.join(run_dir, "log.csv"), keep_until_step=pos["step"])
     scheme = ShuffledScheme(train_set.num_examples, cfg.batch_size, cfg.seed)
     samples_per_example = L * F
     last_good = ckpt_path
@@ -172,14 +190,14 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
         checkpoint.save(os.path.join(run_dir, name), net.params(), net.opt_state(), meta)
 
     started = time.time() - pos["seconds"]
-    try:
-        while pos["epoch"] < cfg.epochs:
+    with Deferred() as stop:
+        while pos["epoch"] < cfg.epochs and not stop.signum:
             epoch = pos["epoch"]
             lr = cfg.learning_rate * cfg.lr_decay ** epoch
             batches = scheme.batches(epoch)
             bar = tqdm(total=len(batches), initial=pos["batch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
                        unit="batch", disable=not progress, leave=False)
-            while pos["batch"] < len(batches):
+            while pos["batch"] < len(batches) and not stop.signum:
                 x, y = train_set.get(batches[pos["batch"]])
                 t0 = time.time()
                 loss = net.train_step(x, y, lr)
@@ -199,6 +217,8 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
                 bar.set_postfix(loss=f"{loss:.4g}", samples_s=f"{len(x) * samples_per_example / (time.time() - t0):.3g}")
                 bar.update(1)
             bar.close()
+            if stop.signum:
+                break
             dev = dev_mse(net, dev_set, cfg.batch_size)
             train_mse = pos["epoch_sse"] / max(1, pos["epoch_batches"])
             pos.update(epoch=epoch + 1, batch=0, epoch_sse=0.0, epoch_batches=0, seconds=time.time() - started)
@@ -214,12 +234,12 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
             if progress:
                 tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: train MSE {train_mse:.5g}, dev MSE {dev:.5g} "
                            f"(zero {base['zero']:.4g}, last frame {base['last_frame']:.4g}), {pos['seconds']:.0f} s")
-    except KeyboardInterrupt:
-        pos["seconds"] = time.time() - started
-        save("last.h5")
-        log.close()
-        raise Interrupted(f"interrupted at step {pos['step']}; saved {os.path.join(run_dir, 'last.h5')}; "
-                        f"continue with: rnnsound train {dataset_path} -o {run_dir} --resume")
+        if stop.signum:  # still deferring: a second signal cannot cut this save short
+            pos["seconds"] = time.time() - started
+            save("last.h5")
+            log.close()
+            raise Interrupted(f"{stop.signal_name} at step {pos['step']}; saved {os.path.join(run_dir, 'last.h5')}; "
+                              f"continue with: rnnsound train {dataset_path} --resume {run_dir}", stop.exit_code)
     log.close()
     if cfg.epochs == 0 or not os.path.exists(os.path.join(run_dir, "last.h5")):
         save("last.h5")

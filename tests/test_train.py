@@ -2,6 +2,10 @@
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import h5py
 import numpy as np
@@ -12,7 +16,7 @@ from rnnsound.cli import main
 from rnnsound.config import TrainConfig
 from rnnsound.errors import Interrupted, UserError
 from rnnsound.network import Network
-from rnnsound.train import train
+from rnnsound.train import read_log, train
 
 SMALL = TrainConfig(hidden=8, layers=2, epochs=2, batch_size=16, learning_rate=0.01)
 RUN_FILES = {"config.json", "versions.json", "baselines.json", "log.csv", "best.h5", "last.h5", "learning_curve.png"}
@@ -36,30 +40,82 @@ def test_two_epoch_run_writes_the_whole_run_folder(tiny_dataset, tmp_path):
     assert open(run / "learning_curve.png", "rb").read(4) == b"\x89PNG"
 
 
-def test_resume_after_interruption_equals_an_uninterrupted_run(tiny_dataset, tmp_path, monkeypatch):
+def _same_run(a_dir, b_dir):
+    a, opt_a, meta_a = checkpoint.load(str(a_dir / "last.h5"))
+    b, opt_b, meta_b = checkpoint.load(str(b_dir / "last.h5"))
+    assert meta_a["step"] == meta_b["step"]
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    for k in opt_a:
+        np.testing.assert_array_equal(opt_a[k], opt_b[k])
+    logs = [[(r["kind"], r["step"], r["train_mse"], r["dev_mse"]) for r in csv.DictReader(open(d / "log.csv"))]
+            for d in (a_dir, b_dir)]
+    assert logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_after_an_update_saves_that_step_and_resume_equals_an_uninterrupted_run(
+        tiny_dataset, tmp_path, monkeypatch, signum, code):
     train(tiny_dataset, SMALL, str(tmp_path / "whole"), progress=False)
     calls = {"n": 0}
     real_step = Network.train_step
 
-    def interrupt_at_5(self, *a):
+    def signal_after_the_update(self, *a):  # the worst moment: applied, not yet counted
+        loss = real_step(self, *a)
         calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real_step(self, *a)
+        if calls["n"] in (5, 6):  # the second one arrives while the first is being handled
+            os.kill(os.getpid(), signum)
+        return loss
 
-    monkeypatch.setattr(Network, "train_step", interrupt_at_5)
-    with pytest.raises(Interrupted, match="interrupted at step 4"):
+    monkeypatch.setattr(Network, "train_step", signal_after_the_update)
+    with pytest.raises(Interrupted, match=f"{signal.Signals(signum).name} at step 5") as e:
         train(tiny_dataset, SMALL, str(tmp_path / "split"), progress=False)
+    assert e.value.exit_code == code and f"--resume {tmp_path / 'split'}" in str(e.value)
+    assert checkpoint.load(str(tmp_path / "split" / "last.h5"))[2]["step"] == 5
     monkeypatch.setattr(Network, "train_step", real_step)
     train(tiny_dataset, SMALL, str(tmp_path / "split"), resume=True, progress=False)
-    a, _, meta_a = checkpoint.load(str(tmp_path / "whole" / "last.h5"))
-    b, _, meta_b = checkpoint.load(str(tmp_path / "split" / "last.h5"))
-    assert meta_a["step"] == meta_b["step"]
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k])
-    logs = [[(r["kind"], r["step"], r["train_mse"], r["dev_mse"]) for r in csv.DictReader(open(tmp_path / d / "log.csv"))]
-            for d in ("whole", "split")]
-    assert logs[0] == logs[1]
+    _same_run(tmp_path / "whole", tmp_path / "split")
+
+
+def test_sigterm_from_outside_saves_and_the_printed_command_resumes(tiny_dataset, tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    args = [sys.executable, "-m", "rnnsound", "train", tiny_dataset, "--hidden", "8", "--epochs", "40",
+            "--batch-size", "4", "-q"]
+    assert subprocess.run(args + ["-o", str(whole)], capture_output=True).returncode == 0
+    proc = subprocess.Popen(args + ["-o", str(split)], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(read_log(str(split / "log.csv"))) < 30 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143, err
+    assert err.count("\n") == 1 and "SIGTERM at step" in err
+    resume = err.split("continue with: ")[1].split()
+    assert resume[:2] == ["rnnsound", "train"]
+    done = subprocess.run([sys.executable, "-m", "rnnsound"] + resume[1:] + ["-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    _same_run(whole, split)
+
+
+def test_a_second_writer_is_refused_naming_the_holder(tiny_dataset, tmp_path, capsys):
+    from rnnsound.interrupts import FolderLock
+    run = tmp_path / "run"
+    run.mkdir()
+    with FolderLock(str(run)):
+        assert main(["train", tiny_dataset, "-o", str(run), "--hidden", "4", "--epochs", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"pid {os.getpid()}" in err and "in use" in err
+    assert main(["train", tiny_dataset, "-o", str(run), "--hidden", "4", "--epochs", "1", "-q"]) == 0  # released
+
+
+def test_a_restart_without_checkpoint_logs_each_step_once(tiny_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny_dataset, SMALL, str(run), progress=False)
+    os.remove(run / "last.h5")  # as after a kill -9 before the first epoch ended
+    train(tiny_dataset, SMALL, str(run), resume=True, progress=False)
+    assert "training it from the start" in capsys.readouterr().err
+    steps = [int(r["step"]) for r in read_log(str(run / "log.csv")) if r["kind"] == "batch"]
+    assert steps == list(range(1, len(steps) + 1))
 
 
 def test_training_lowers_the_dev_error(tiny_dataset, tmp_path):

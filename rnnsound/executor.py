@@ -1,0 +1,293 @@
+"""Running a sweep's runs on Dask: a local cluster, an existing scheduler, or Slurm/PBS/SGE.
+
+The serial path (`rnnsound.sweep.run_sweep` without options) trains in the calling process. Here:
+
+- one **prepare task** per dataset file (keyed `prepare-<file>`), so a dataset that several runs
+  share is written once, by one writer, before any of them starts;
+- one **run task** per run, keyed by its name, depending on its prepare task, with `retries`.
+  The task starts the run in a fresh child process (`python -m rnnsound.executor`): the
+  threads are bounded before JAX loads (JAX must not fork after it started), its whole output goes
+  to `RUN/run.log`, and it dies with its worker (PR_SET_PDEATHSIG), so a run never outlives
+  the task that owns it. The run folder's lock (rnnsound.interrupts) backs this up.
+- **Faults**: a worker killed mid-run -> Dask reschedules the task on another worker, which
+  resumes from the run's last.h5 (the data order is a function of (seed, epoch), so the result
+  is bit-identical). A run stopped by SIGTERM or SIGINT saves last.h5 and exits 143/130 -> the task
+  fails and is retried, and resumes. A run that fails for a reason a retry cannot fix (a
+  `UserError`: infeasible pair, diverged loss, bad setting) writes `failed.json` with its reason
+  and is not retried; the tables show it. Rerunning the sweep tries failed runs again.
+- A worker trains one run at a time: one task slot (a `run=1` resource on clusters it starts),
+  and `threads_per_worker` threads for the run (BLAS and XLA: CPU affinity and the usual
+  variables). Each worker gets its own PyTensor compile directory.
+- The run folders must be on a filesystem every worker sees (the `--out` folder).
+"""
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from .errors import UserError
+
+CLUSTERS = ("slurm", "pbs", "sge")
+CHILD_OK, CHILD_USER_ERROR = 0, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorOptions:
+    """Where a sweep's runs go. All empty: serially in this process."""
+    workers: int = 0                 # a local Dask cluster of this many worker processes
+    scheduler: str = None            # the address of an existing Dask scheduler, e.g. tcp://head:8786
+    cluster: str = None              # slurm | pbs | sge: a cluster of batch jobs through dask-jobqueue
+    jobs: int = 1                    # batch jobs to start (each runs `cores // threads_per_worker` workers)
+    threads_per_worker: int = 0      # threads of each run; 0: the cores divided among the workers
+    retries: int = 2                 # times a run is retried after its worker died or it was stopped
+    queue: str = None                # batch-job options; None: from Dask's config (jobqueue.<cluster>.*)
+    account: str = None
+    cores: int = None                # per job
+    memory: str = None               # per job, e.g. "16GB"
+    walltime: str = None             # per job, e.g. "04:00:00"
+    gpus: int = 0                    # per job (Slurm: --gres=gpu:N)
+    job_extra: tuple = ()            # more scheduler directives, e.g. ("--constraint=avx2",)
+
+    @property
+    def distributed(self):
+        return bool(self.workers or self.scheduler or self.cluster)
+
+    def validate(self):
+        if sum(bool(x) for x in (self.workers, self.scheduler, self.cluster)) > 1:
+            raise UserError("give one of --workers, --scheduler and --cluster")
+        if self.workers < 0 or self.jobs < 1 or self.threads_per_worker < 0 or self.retries < 0:
+            raise UserError("--workers, --threads-per-worker and --retries must be >= 0 and --jobs >= 1")
+        if self.cluster and self.cluster not in CLUSTERS:
+            raise UserError(f"--cluster must be one of {', '.join(CLUSTERS)}; got {self.cluster!r}")
+        return self
+
+
+# --- songs travel to workers as JSON -----------------------------------------------------------
+
+def song_to_json(song):
+    from .default_song import EmbeddedSong
+    if isinstance(song, EmbeddedSong):
+        return {"embedded": dataclasses.asdict(song)}
+    return {"path": None if song is None else os.path.abspath(song)}
+
+
+def song_from_json(data):
+    from .default_song import EmbeddedSong
+    return EmbeddedSong(**data["embedded"]) if "embedded" in data else data["path"]
+
+
+# --- the clusters ------------------------------------------------------------------------------
+
+def _jobqueue_cluster(opts, threads):
+    import dask_jobqueue
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster, "sge": dask_jobqueue.SGECluster}
+    cores = opts.cores or threads or 1
+    directives = list(opts.job_extra)
+    if opts.gpus and opts.cluster == "slurm":
+        directives.append(f"--gres=gpu:{opts.gpus}")
+    kwargs = dict(cores=cores, processes=max(1, cores // (threads or cores)), memory=opts.memory,
+                  walltime=opts.walltime, queue=opts.queue, account=opts.account,
+                  job_extra_directives=directives or None, python=sys.executable,
+                  worker_extra_args=["--resources", "run=1"], scheduler_options={"dashboard_address": ":0"})
+    return cls[opts.cluster](**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def start(opts):
+    """(client, cluster or None, threads per run, whether tasks claim the `run` resource)."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+    cores = os.cpu_count() or 1
+    # a task whose worker died is rescheduled this many times before the sweep gives up on it
+    dask.config.set({"distributed.scheduler.allowed-failures": opts.retries})
+    if opts.workers:
+        threads = opts.threads_per_worker or max(1, cores // opts.workers)
+        cluster = LocalCluster(n_workers=opts.workers, threads_per_worker=1, processes=True,
+                               resources={"run": 1}, dashboard_address=":0")
+        return Client(cluster), cluster, threads, True
+    if opts.cluster:
+        threads = opts.threads_per_worker or 1
+        cluster = _jobqueue_cluster(opts, threads)
+        cluster.scale(jobs=opts.jobs)
+        return Client(cluster), cluster, threads, True
+    try:
+        client = Client(opts.scheduler, timeout="5s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise UserError(f"cannot reach the Dask scheduler at {opts.scheduler} ({type(e).__name__}); check the "
+                        "address and that `dask scheduler` is running there")
+    workers = client.scheduler_info().get("workers", {}).values()
+    uses_resource = any("run" in w.get("resources", {}) for w in workers)
+    return client, None, opts.threads_per_worker or 1, uses_resource
+
+
+# --- tasks (run on the workers) -----------------------------------------------------------------
+
+def prepare_task(song_json, data_path, data_overrides):
+    """Prepare one dataset unless it exists: {'status': 'ok'} or {'status': 'infeasible', 'reason'}."""
+    from .config import DataConfig, with_overrides
+    from .dataset import prepare
+    if os.path.exists(data_path):
+        return {"status": "ok"}
+    try:
+        prepare(song_from_json(song_json), data_path, with_overrides(DataConfig(), data_overrides), progress=False)
+    except UserError as e:
+        if "too short" in str(e):
+            return {"status": "infeasible", "reason": str(e)}
+        raise
+    return {"status": "ok"}
+
+
+class RunStopped(Exception):
+    """The run's process was stopped (signal) or died: retried, and resumed from its last.h5."""
+
+
+def _die_with_parent():
+    import ctypes
+    import signal
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _worker_slot():
+    """(worker address, its index among the local workers or None)."""
+    try:
+        from dask.distributed import get_worker
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return "serial", None
+    name = str(worker.name)
+    digits = name.rsplit("-", 1)[-1]
+    return worker.address, int(digits) if digits.isdigit() else None
+
+
+def child_env(threads, slot):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # several workers can share one GPU
+    compile_dir = os.path.join(tempfile.gettempdir(), f"rnnsound-pytensor-{socket.gethostname()}-{slot or 0}")
+    env["PYTENSOR_FLAGS"] = ",".join(f for f in (env.get("PYTENSOR_FLAGS", ""), f"base_compiledir={compile_dir}") if f)
+    env["RNNSOUND_THREADS"] = str(threads)
+    env["RNNSOUND_CPU_SLOT"] = "" if slot is None else str(slot)
+    return env
+
+
+def run_task(spec, prepared):
+    """Train, generate and summarise one run in a child process; returns its summary."""
+    from .sweep import infeasible_summary
+    from .train import read_json, write_json
+    run_dir = os.path.join(spec["out_dir"], "runs", spec["name"])
+    done = os.path.join(run_dir, "summary.json")
+    if os.path.exists(done):
+        return read_json(done)
+    os.makedirs(run_dir, exist_ok=True)
+    if prepared["status"] == "infeasible":
+        summary = infeasible_summary(spec["name"], spec["overrides"], prepared["reason"])
+        write_json(done, summary)
+        return summary
+    worker, slot = _worker_slot()
+    env = child_env(spec["threads"], slot)
+    env["RNNSOUND_WORKER"] = worker
+    with open(os.path.join(run_dir, "run.log"), "a") as log:
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} on {socket.gethostname()} ({worker}), "
+                  f"{spec['threads']} threads\n")
+        log.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "rnnsound.executor", json.dumps(spec)], stdout=log,
+                                stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+        code = proc.wait()
+    if code == CHILD_OK:
+        return read_json(done)
+    if code == CHILD_USER_ERROR:
+        return read_json(os.path.join(run_dir, "failed.json"))
+    raise RunStopped(f"run {spec['name']} stopped with exit status {code}; see {os.path.join(run_dir, 'run.log')}")
+
+
+def _child(spec):
+    """In the child process: bound the threads, then run the sweep's ordinary run_one."""
+    threads, slot = int(os.environ.get("RNNSOUND_THREADS", "0")), os.environ.get("RNNSOUND_CPU_SLOT", "")
+    allowed = sorted(os.sched_getaffinity(0))
+    if threads and slot and len(allowed) >= threads:
+        start = (int(slot) * threads) % len(allowed)
+        os.sched_setaffinity(0, [allowed[(start + i) % len(allowed)] for i in range(threads)])
+    from .cli import quiet_known_warnings
+    from .errors import Interrupted
+    from .sweep import run_one
+    from .train import write_json
+    quiet_known_warnings()
+    run_dir = os.path.join(spec["out_dir"], "runs", spec["name"])
+    try:
+        run_one(spec["name"], spec["overrides"], song_from_json(spec["song"]), spec["out_dir"], progress=True,
+                clip_seconds=spec["clip_seconds"])
+    except Interrupted as e:
+        print(f"stopped: {e}", flush=True)
+        return e.exit_code
+    except UserError as e:
+        print(f"failed: {e}", flush=True)
+        write_json(os.path.join(run_dir, "failed.json"), {"name": spec["name"], "overrides": spec["overrides"],
+                                                          "status": "failed", "reason": str(e)})
+        return CHILD_USER_ERROR
+    return CHILD_OK
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True):
+    """Every (name, overrides) of `runs` on the Dask cluster of `opts`; returns their summaries."""
+    from dask.distributed import wait
+    from tqdm import tqdm
+    from .config import DataConfig, with_overrides
+    from .sweep import dataset_name, split_overrides
+    opts.validate()
+    client, cluster, threads, use_resource = start(opts)
+    try:
+        if progress:
+            where = opts.scheduler or (f"{opts.workers} local workers" if opts.workers else
+                                       f"{opts.jobs} {opts.cluster} job(s)")
+            print(f"dask: {where}, {threads} thread(s) per run; dashboard {client.dashboard_link}", flush=True)
+        song_json = song_to_json(song)
+        resources = {"run": 1} if use_resource else None
+        prepares, futures = {}, []
+        for name, overrides in runs:
+            data_over = split_overrides(overrides)[0]
+            data = os.path.join(out_dir, "data", dataset_name(song, with_overrides(DataConfig(), data_over)))
+            if data not in prepares:
+                prepares[data] = client.submit(prepare_task, song_json, data, data_over,
+                                               key=f"prepare-{os.path.basename(data)}", retries=opts.retries)
+            spec = {"name": name, "overrides": overrides, "song": song_json, "out_dir": os.path.abspath(out_dir),
+                    "clip_seconds": clip_seconds, "threads": threads}
+            futures.append(client.submit(run_task, spec, prepares[data], key=f"run-{name}", retries=opts.retries,
+                                         resources=resources, pure=False))
+        with tqdm(total=len(futures), unit="run", desc="sweep", disable=not progress) as bar:
+            pending = set(futures)
+            while pending:
+                try:
+                    wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+                except TimeoutError:  # nothing finished in 2 s: refresh the counts anyway
+                    pass
+                finished = {f for f in pending if f.done()}
+                pending -= finished
+                bar.update(len(finished))
+                # tasks assigned to a worker include queued ones; each worker runs one at a time
+                slots = len(client.scheduler_info().get("workers", {}))
+                running = min(slots, sum(len(keys) for keys in client.processing().values()))
+                failed = sum(f.status == "error" for f in futures) + sum(
+                    f.status == "finished" and f.result().get("status") == "failed" for f in futures)
+                bar.set_postfix(running=running, failed=failed)
+        summaries = []
+        for name, f in zip((n for n, _ in runs), futures):
+            if f.status == "error":
+                summaries.append({"name": name, "status": "failed", "reason": f"{type(f.exception()).__name__}: "
+                                  f"{f.exception()} (after {opts.retries} retries)"})
+            else:
+                summaries.append(f.result())
+        return summaries
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+if __name__ == "__main__":
+    sys.exit(_child(json.loads(sys.argv[1])))

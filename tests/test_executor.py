@@ -1,0 +1,139 @@
+"""Sweeps on Dask: the same numbers as the serial path, surviving a killed worker and SIGTERM."""
+import csv
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from rnnsound.executor import ExecutorOptions, _jobqueue_cluster
+from rnnsound.sweep import Sweep, cli, run_sweep
+from rnnsound.train import read_log
+
+TINY4 = Sweep(name="tiny4", title="Tiny", swept="frame_size", base={"hidden": 32, "batch_size": 8},
+              variants=tuple({"frame_size": F, "seq_len": L} for F, L in ((8, 10), (16, 5), (10, 8), (20, 4))))
+EPOCHS = 12
+TIMING = {"train s", "samples/s", "host", "worker", "device"}  # may differ between executors
+
+
+def numbers(out):
+    with open(os.path.join(out, "results.csv"), newline="") as f:
+        return {r["run"]: {k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    import numpy as np
+    import soundfile as sf
+    from conftest import chord
+    root = tmp_path_factory.mktemp("executor")
+    song = str(root / "chord.wav")
+    sf.write(song, chord(3.0) + 0.01 * np.random.default_rng(0).standard_normal(48000).astype(np.float32), 16000)
+    out = str(root / "serial")
+    run_sweep(TINY4, out, song=song, epochs=EPOCHS, clip_seconds=0.2, progress=False)
+    return song, out, root
+
+
+def test_two_local_workers_give_the_serial_numbers(serial):
+    song, serial_out, root = serial
+    out = str(root / "dask")
+    run_sweep(TINY4, out, song=song, epochs=EPOCHS, clip_seconds=0.2, progress=False,
+              executor=ExecutorOptions(workers=2))
+    assert numbers(out) == numbers(serial_out)
+    with open(os.path.join(out, "results.csv"), newline="") as f:
+        workers = {r["worker"] for r in csv.DictReader(f)}
+    assert len(workers) == 2 and all(w.startswith("tcp://") for w in workers)
+    assert "epoch 1/" in open(os.path.join(out, "runs", "frame_size=8_seq_len=10", "run.log")).read()
+
+
+def _child_of(run):
+    for p in psutil.process_iter(["cmdline"]):
+        if "rnnsound.executor" in " ".join(p.info["cmdline"] or []) and f'"name": "{run}"' in " ".join(p.info["cmdline"]):
+            return p
+    return None
+
+
+def _when_trained(out, run, epochs, deadline):
+    """The run's child process once its log holds `epochs` epochs (a last.h5 to resume from)."""
+    log = os.path.join(out, "runs", run, "log.csv")
+    while time.time() < deadline:
+        child = _child_of(run)
+        if child and sum(r["kind"] == "epoch" for r in read_log(log)) >= epochs:
+            return child
+        time.sleep(0.05)
+    raise AssertionError(f"{run} did not reach epoch {epochs}")
+
+
+def test_a_killed_worker_and_a_sigterm_are_retried_and_resumed_to_the_same_numbers(serial):
+    song, serial_out, root = serial
+    out = str(root / "faults")
+    errors = []
+
+    def sweep():
+        try:
+            run_sweep(TINY4, out, song=song, epochs=EPOCHS, clip_seconds=0.2, progress=False,
+                      executor=ExecutorOptions(workers=2, retries=2))
+        except Exception as e:  # surfaced by the assertion below
+            errors.append(e)
+
+    thread = threading.Thread(target=sweep)
+    thread.start()
+    deadline = time.time() + 300
+    killed = _when_trained(out, "frame_size=8_seq_len=10", 2, deadline)
+    psutil.Process(killed.ppid()).send_signal(signal.SIGKILL)  # its worker, mid-run
+    stopped = _when_trained(out, "frame_size=16_seq_len=5", 2, deadline)
+    stopped.send_signal(signal.SIGTERM)  # what Slurm sends at walltime
+    thread.join(timeout=max(1, deadline - time.time()))
+    assert not thread.is_alive() and not errors, errors
+    assert numbers(out) == numbers(serial_out)
+    for run, word in (("frame_size=8_seq_len=10", None), ("frame_size=16_seq_len=5", "SIGTERM at step")):
+        log = open(os.path.join(out, "runs", run, "run.log")).read()
+        assert log.count("\n--- ") + log.startswith("--- ") >= 2  # started, then resumed by a retry
+        assert word is None or word in log
+    steps = [int(r["step"]) for r in read_log(os.path.join(out, "runs", "frame_size=8_seq_len=10", "log.csv"))
+             if r["kind"] == "batch"]
+    assert steps == list(range(1, len(steps) + 1))  # each step logged once across the kill
+
+
+def test_slurm_job_script_asks_for_the_resources_and_starts_a_worker_in_this_environment():
+    cluster = _jobqueue_cluster(ExecutorOptions(cluster="slurm", queue="gpu", account="lab", cores=8, memory="32GB",
+                                                walltime="04:00:00", gpus=1, job_extra=("--constraint=avx2",)),
+                                threads=4)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in ("#SBATCH -p gpu", "#SBATCH -A lab", "#SBATCH --cpus-per-task=8", "#SBATCH -t 04:00:00",
+                 "#SBATCH --gres=gpu:1", "#SBATCH --constraint=avx2"):
+        assert line in script, line
+    assert "#SBATCH --mem=30G" in script or "#SBATCH --mem=32G" in script
+    assert f"{sys.executable} -m distributed.cli.dask_worker" in script
+    assert "--nworkers 2" in script and "--nthreads 4" in script and "--resources run=1" in script
+
+
+def test_an_unreachable_scheduler_is_one_line_naming_it(tmp_path, capsys):
+    assert cli(TINY4, ["--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "s"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tcp://127.0.0.1:9" in err and "cannot reach" in err
+
+
+def test_conflicting_executor_options_are_refused(tmp_path, capsys):
+    assert cli(TINY4, ["--workers", "2", "--cluster", "slurm", "--out", str(tmp_path / "s")]) == 2
+    assert "one of --workers" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_for_its_own_reason_is_recorded_not_retried(serial):
+    song, _, root = serial
+    bad = Sweep(name="bad", title="Bad", swept="learning_rate", base={"hidden": 4, "frame_size": 8, "seq_len": 10, "step_clip": 0},
+                variants=({"learning_rate": 1e30},))
+    out = str(root / "bad")
+    run_sweep(bad, out, song=song, epochs=3, clip_seconds=0.2, progress=False, executor=ExecutorOptions(workers=1))
+    failed = json.load(open(os.path.join(out, "runs", "learning_rate=1e+30", "failed.json")))
+    assert failed["status"] == "failed" and "diverged" in failed["reason"]
+    log = open(os.path.join(out, "runs", "learning_rate=1e+30", "run.log")).read()
+    assert log.count("--- ") == 1  # not retried
+    assert "| learning_rate=1e+30 | failed: training diverged" in open(os.path.join(out, "results.md")).read()
