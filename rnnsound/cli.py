@@ -48,10 +48,13 @@ def _train_config(args):
     import os
     from .config import from_dict
     from .train import read_json
-    overrides = parse_assignments(args.set)
+    overrides = {k.replace("-", "_"): v for k, v in parse_assignments(args.set).items()}
     for flag in ("cell", "hidden", "layers", "epochs", "batch_size", "backend", "seed"):
         value = getattr(args, flag)
         if value is not None:
+            if flag in overrides:
+                raise UserError(f"--{flag.replace('_', '-')} {value} and --set {flag}={overrides[flag]} both set "
+                                f"{flag}; give it once")
             overrides[flag] = value
     base = TrainConfig()
     if args.resume and os.path.exists(os.path.join(args.resume, "config.json")):

@@ -7,6 +7,7 @@ and unknown keys are refused, so a typo never runs silently with a default.
 """
 import dataclasses
 import json
+import math
 import typing
 
 from .errors import UserError
@@ -31,15 +32,13 @@ class DataConfig:
         return self.hop or self.seq_len
 
     def validate(self):
-        for name in ("frame_size", "seq_len", "sample_rate"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
-        if self.hop < 0:
-            raise UserError(f"hop must be a positive number of frames (or 0 for no overlap), got {self.hop}")
+        _in_range(self, "sample_rate", 1000, 384000)
+        _in_range(self, "frame_size", 1, 10 ** 7)
+        _in_range(self, "seq_len", 1, 10 ** 7)
+        _in_range(self, "hop", 0, 10 ** 7, note=" (0 = no overlap)")
+        _in_range(self, "train_fraction", 0.0, 1.0, open_ends=True)
         if self.normalisation not in ("minmax", "stdev"):
             raise UserError(f"normalisation must be 'minmax' or 'stdev', got {self.normalisation!r}")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise UserError(f"train-fraction must be between 0 and 1, got {self.train_fraction}")
         if self.dtype not in ("float32", "float64"):
             raise UserError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         return self
@@ -68,21 +67,35 @@ class TrainConfig:
     backend: str = "jax"          # PyTensor linker; chosen on measurement (README, benchmarks/)
 
     def validate(self):
-        for name in ("hidden", "layers", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
-        if self.epochs < 0:
-            raise UserError(f"epochs must be >= 0, got {self.epochs}")
+        for name, lo, hi in (("hidden", 1, 16384), ("layers", 1, 64), ("batch_size", 1, 10 ** 6), ("epochs", 0, 10 ** 6),
+                             ("seed", 0, 2 ** 32 - 1), ("bptt_chunk", 0, 10 ** 7)):
+            _in_range(self, name, lo, hi)
         choices = {"cell": ("gru", "lstm"), "recur_axis": ("time", "batch"),
                    "optimizer": ("rmsprop", "adam"), "backend": ("jax", "c", "numba")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
-        if self.learning_rate <= 0 or self.init_width <= 0:
-            raise UserError("learning-rate and init-width must be positive")
-        if self.bptt_chunk < 0 or self.memory_gb <= 0:
-            raise UserError("bptt-chunk must be >= 0 (0 = automatic) and memory-gb positive")
+        _in_range(self, "learning_rate", 0.0, None, open_ends=True)
+        _in_range(self, "init_width", 0.0, 10.0, open_ends=True)
+        _in_range(self, "forget_bias", -100.0, 100.0)
+        _in_range(self, "decay_rate", 0.0, 1.0, note=" (1 would never update the mean square)", open_high=True)
+        _in_range(self, "max_scaling", 0.0, None, open_ends=True)
+        _in_range(self, "step_clip", 0.0, None, note=" (0 = no clipping)")
+        _in_range(self, "lr_decay", 0.0, 1.0, note=" (the learning rate is multiplied by it after every epoch)",
+                  open_low=True)
+        _in_range(self, "memory_gb", 0.0, 10 ** 4, open_ends=True)
         return self
+
+
+def _in_range(config, name, lo, hi, note="", open_ends=False, open_low=False, open_high=False):
+    """A field's value must be finite and within [lo, hi] (ends excluded where asked): else one line."""
+    value = getattr(config, name)
+    low_open, high_open = open_ends or open_low, open_ends or open_high
+    ok = math.isfinite(value) and (value > lo if low_open else value >= lo) and \
+        (hi is None or (value < hi if high_open else value <= hi))
+    if not ok:
+        span = ("(" if low_open else "[") + f"{lo}, " + ("inf)" if hi is None else f"{hi}" + (")" if high_open else "]"))
+        raise UserError(f"{name.replace('_', '-')} must be in {span}{note}; got {value}")
 
 
 def _convert(value, kind, key):

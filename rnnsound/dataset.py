@@ -221,6 +221,8 @@ def prepare(song, output, config, progress=True):
         extra = {"title": default_song.TITLE if song.is_default else song.describe(config.sample_rate),
                  "embedded_style": song.style, "embedded_seed": song.seed}
     else:
+        if os.path.exists(output) and os.path.exists(song) and os.path.samefile(song, output):
+            raise UserError(f"the output {output} is the song itself; give another -o (the song is never overwritten)")
         samples, extra = audio.load_song(song, config.sample_rate, progress)
         name, sha = os.path.basename(song), sha256_of(song)
     return write_dataset(output, samples, config, name, sha, extra, progress)

@@ -55,6 +55,11 @@ def load_run(run_dir, which="best"):
     if not os.path.exists(data_path):
         raise UserError(f"the run's dataset {data_path} is missing; recreate it with `rnnsound prepare` at that path")
     attrs = read_attrs(data_path)
+    recorded = saved.get("dataset_attrs", {})
+    changed = [f"{k}: {recorded[k]!r} -> {attrs.get(k)!r}" for k in sorted(recorded) if attrs.get(k) != recorded[k]]
+    if changed:
+        raise UserError(f"the run's dataset {data_path} changed since the run was trained ({'; '.join(changed)}); "
+                        "prepare it again as it was, or train a new run on the new dataset")
     expected = {k: v.shape for k, v in model.init_params(attrs["frame_size"], cfg, np.random.default_rng(0)).items()}
     params, _, _ = checkpoint.load(ckpt, expected)
     return cfg, params, data_path, attrs

@@ -184,9 +184,9 @@ def _hours(seconds):
 
 def plan_sweep(sweep, out_dir, song=None, epochs=30, extra=None, only=None, remeasure=False, progress=True):
     """Write OUT/plan.csv and print the plan of a sweep's runs; returns the rows."""
-    from .sweep import select, song_label, split_overrides
+    from .sweep import select, song_label, split_overrides, validate_runs
     extra = dict(extra or {})
-    split_overrides({**sweep.base, **extra})  # a typo fails before any measurement
+    validate_runs(sweep, extra, epochs, select(sweep, only))  # a typo or bad value fails before any measurement
     sample_rate = with_overrides(DataConfig(), split_overrides({**sweep.base, **extra})[0]).sample_rate
     n = song_samples(song, sample_rate)
     times = StepTimes(remeasure, progress)

@@ -136,6 +136,13 @@ def song_label(song):
     return song if isinstance(song, str) else (song or EmbeddedSong()).describe()
 
 
+def validate_runs(sweep, extra, epochs, runs):
+    """Every run's settings, checked on their ranges before any work (a typo or a bad value is one line)."""
+    split_overrides({**sweep.base, **extra})
+    for name, variant in runs:
+        describe_run(name, {**sweep.base, **extra, "epochs": epochs, **variant})
+
+
 def select(sweep, only=None):
     """[(name, variant)] of the sweep's runs, those matching the glob `only` if given."""
     runs = [(run_name(v), v) for v in sweep.variants]
@@ -153,8 +160,8 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
     tables and plots. The tables list every run of the sweep, those not run yet as such.
     `executor` (rnnsound.executor.ExecutorOptions) runs them on a Dask cluster; None: serially here."""
     extra = dict(extra or {})
-    split_overrides({**sweep.base, **extra})  # fail on a typo before any work
     runs = select(sweep, only)
+    validate_runs(sweep, extra, epochs, runs)
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "sweep.json"), {
         "name": sweep.name, "title": sweep.title, "swept": sweep.swept, "runs": [run_name(v) for v in sweep.variants],

@@ -93,3 +93,42 @@ def test_existing_output_survives_a_failed_prepare(capsys, tmp_path, song_wav, b
     before = out.read_bytes()
     assert run_prepare(capsys, bad_inputs["silent"][0], "-o", str(out))[0] == 2
     assert out.read_bytes() == before
+
+
+def test_the_song_is_never_overwritten_by_its_dataset(capsys, song_wav):
+    before = open(song_wav, "rb").read()
+    code, err = run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", song_wav)
+    assert code == 2 and "is the song itself" in err and "\n" not in err
+    assert open(song_wav, "rb").read() == before
+
+
+@pytest.mark.parametrize("setting", ["lr_decay=-0.5", "learning_rate=nan", "learning_rate=inf", "decay_rate=1",
+                                     "max_scaling=0", "step_clip=-1", "init_width=0", "forget_bias=nan",
+                                     "memory_gb=0", "seed=-1", "hidden=100000", "batch_size=0", "epochs=-1"])
+def test_every_setting_is_checked_on_its_range_before_any_work(capsys, tiny_dataset, tmp_path, setting):
+    run = tmp_path / "run"
+    assert main(["train", tiny_dataset, "-o", str(run), "--set", setting, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be in" in err and setting.split("=")[0].replace("_", "-") in err
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("args", [("--sample-rate", "5"), ("--train-fraction", "nan"), ("--hop", "-1")])
+def test_data_settings_are_checked_on_their_ranges(capsys, tmp_path, song_wav, args):
+    code, err = run_prepare(capsys, song_wav, *args, "-o", str(tmp_path / "o.hdf5"))
+    assert code == 2 and "must be in" in err and not leftovers(tmp_path)
+
+
+def test_a_flag_and_a_set_of_the_same_setting_conflict(capsys, tiny_dataset, tmp_path):
+    assert main(["train", tiny_dataset, "-o", str(tmp_path / "r"), "--hidden", "32", "--set", "hidden=64"]) == 2
+    assert "both set hidden" in capsys.readouterr().err
+
+
+def test_a_sweep_with_a_bad_value_in_one_run_fails_before_any_work(tmp_path, song_wav):
+    from rnnsound.errors import UserError
+    from rnnsound.sweep import Sweep, run_sweep
+    sweep = Sweep(name="s", title="S", swept="hidden", base={"frame_size": 8, "seq_len": 10},
+                  variants=({"hidden": 4}, {"hidden": 0}))
+    with pytest.raises(UserError, match="hidden must be in"):
+        run_sweep(sweep, str(tmp_path / "s"), song=song_wav, epochs=1, progress=False)
+    assert not (tmp_path / "s").exists()

@@ -163,3 +163,23 @@ def test_missing_or_mismatched_checkpoint(capsys, run, tmp_path):
     checkpoint.save(str(other / "best.h5"), params, {}, {"step": 1})
     code, err = cli(capsys, str(other), "-o", str(tmp_path / "x.wav"))
     assert code == 2 and "different model" in err and not os.path.exists(tmp_path / "x.wav")
+
+
+def test_a_dataset_changed_since_training_is_refused(tmp_path, capsys):
+    import shutil
+    from conftest import chord
+    from rnnsound.config import DataConfig
+    from rnnsound.dataset import prepare
+    sf.write(tmp_path / "chord.wav", chord(3.0), 16000)
+    data = str(tmp_path / "d.hdf5")
+    prepare(str(tmp_path / "chord.wav"), data, DataConfig(frame_size=8, seq_len=10, train_fraction=0.8), progress=False)
+    train(data, TrainConfig(hidden=4, epochs=1, batch_size=32), str(tmp_path / "run"), progress=False)
+    shutil.copy(data, tmp_path / "kept.hdf5")
+    prepare(str(tmp_path / "chord.wav"), data, DataConfig(frame_size=8, seq_len=10, train_fraction=0.8,
+                                                          normalisation="stdev"), progress=False)
+    assert main(["generate", str(tmp_path / "run"), "-o", str(tmp_path / "x.wav"), "--seconds", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "changed since the run was trained" in err and "normalisation: 'minmax' -> 'stdev'" in err
+    assert not (tmp_path / "x.wav").exists()
+    shutil.copy(tmp_path / "kept.hdf5", data)  # the same dataset again: accepted
+    assert main(["generate", str(tmp_path / "run"), "-o", str(tmp_path / "x.wav"), "--seconds", "0.1", "-q"]) == 0
