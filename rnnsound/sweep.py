@@ -84,6 +84,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     from .train import train
     run_dir = os.path.join(out_dir, "runs", name)
     done = os.path.join(run_dir, "summary.json")
+    check_run_folder(run_dir, overrides, song)
     if os.path.exists(done):
         if progress:
             print(f"[{name}] finished earlier: skipped")
@@ -94,6 +95,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     data = os.path.join(out_dir, "data", dataset_name(song, dcfg))
     summary = describe_run(name, overrides)
     os.makedirs(run_dir, exist_ok=True)
+    write_json(os.path.join(run_dir, "settings.json"), run_settings(overrides, song))
     try:
         if not os.path.exists(data):
             prepare(song, data, dcfg, progress=False)
@@ -136,11 +138,41 @@ def song_label(song):
     return song if isinstance(song, str) else (song or EmbeddedSong()).describe()
 
 
-def validate_runs(sweep, extra, epochs, runs):
-    """Every run's settings, checked on their ranges before any work (a typo or a bad value is one line)."""
+def validate_runs(sweep, extra, epochs, runs, out_dir=None, song=None):
+    """Every run's settings, checked on their ranges before any work (a typo or a bad value is one
+    line), and, given `out_dir`, against the settings its run folder was made with."""
     split_overrides({**sweep.base, **extra})
     for name, variant in runs:
-        describe_run(name, {**sweep.base, **extra, "epochs": epochs, **variant})
+        overrides = {**sweep.base, **extra, "epochs": epochs, **variant}
+        describe_run(name, overrides)
+        if out_dir is not None:
+            check_run_folder(os.path.join(out_dir, "runs", name), overrides, song)
+
+
+def run_settings(overrides, song):
+    """What a run folder's results depend on besides the code: its overrides and its song."""
+    song = os.path.abspath(song) if isinstance(song, str) else song_label(song)
+    return json.loads(json.dumps({"overrides": overrides, "song": song}))
+
+
+def check_run_folder(run_dir, overrides, song):
+    """Refuse to reuse a run folder made with other settings: its results would be labelled wrongly."""
+    path, done = os.path.join(run_dir, "settings.json"), os.path.join(run_dir, "summary.json")
+    new = run_settings(overrides, song)
+    if os.path.exists(path):
+        old = read_json(path)
+    elif os.path.exists(done):  # a folder from before settings.json: its summary has the overrides
+        old = {"overrides": read_json(done).get("overrides", {}), "song": new["song"]}
+    else:
+        return
+    if old != new:
+        keys = sorted(set(old["overrides"]) | set(new["overrides"]))
+        diff = [f"{k} {old['overrides'].get(k, 'default')} -> {new['overrides'].get(k, 'default')}"
+                for k in keys if old["overrides"].get(k) != new["overrides"].get(k)]
+        if old["song"] != new["song"]:
+            diff.append(f"song {old['song']} -> {new['song']}")
+        raise UserError(f"{run_dir} holds a run made with other settings ({', '.join(diff)}); give another --out, "
+                        "or delete that run folder to run it anew")
 
 
 def select(sweep, only=None):
@@ -161,7 +193,7 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
     `executor` (rnnsound.executor.ExecutorOptions) runs them on a Dask cluster; None: serially here."""
     extra = dict(extra or {})
     runs = select(sweep, only)
-    validate_runs(sweep, extra, epochs, runs)
+    validate_runs(sweep, extra, epochs, runs, out_dir, song)
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "sweep.json"), {
         "name": sweep.name, "title": sweep.title, "swept": sweep.swept, "runs": [run_name(v) for v in sweep.variants],

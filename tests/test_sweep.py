@@ -69,3 +69,21 @@ def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, son
     files = sorted(os.listdir(out / "data"))
     assert len(files) == 2
     assert sorted(read_attrs(str(out / "data" / f))["normalisation"] for f in files) == ["minmax", "stdev"]
+
+
+def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wav, capsys):
+    from rnnsound.errors import UserError
+    sweep = Sweep(name="one", title="One", swept="frame_size", base={"hidden": 4, "batch_size": 32},
+                  variants=({"frame_size": 8, "seq_len": 10},))
+    out = str(tmp_path / "s")
+    run_sweep(sweep, out, song=song_wav, epochs=1, clip_seconds=0.1, progress=False)
+    before = open(os.path.join(out, "results.md")).read()
+    with pytest.raises(UserError, match=r"other settings \(epochs 1 -> 2, hidden 4 -> 8\)"):
+        run_sweep(sweep, out, song=song_wav, epochs=2, extra={"hidden": 8}, progress=False)
+    other = tmp_path / "other.wav"
+    other.write_bytes(open(song_wav, "rb").read())
+    with pytest.raises(UserError, match="song .* -> .*other.wav"):
+        run_sweep(sweep, out, song=str(other), epochs=1, progress=False)
+    assert open(os.path.join(out, "results.md")).read() == before
+    run_sweep(sweep, out, song=song_wav, epochs=1, clip_seconds=0.1, progress=True)  # the same settings: skipped
+    assert "finished earlier: skipped" in capsys.readouterr().out
