@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
 A crash, Ctrl-C or an error half-way never leaves a truncated file at the target path,
-and an existing file there stays intact until the new one is complete.
+and an existing file there stays intact until the new one is complete. A kill -9 can leave the
+hidden temporary behind; the next successful write of the same target removes it.
 """
 import contextlib
 import os
@@ -33,10 +34,24 @@ def atomic_path(path):
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
+    started = os.stat(tmp).st_mtime
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make every output private
         os.replace(tmp, path)
+        _remove_stale(parent, os.path.basename(path), started)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _remove_stale(parent, name, before):
+    """Temporaries of `name` left by killed writers: those not modified since this write began
+    (a live writer's temporary keeps changing)."""
+    for entry in os.scandir(parent):
+        if entry.name.startswith(f".{name}.") and entry.name.endswith(".tmp"):
+            try:
+                if entry.stat().st_mtime < before - 1.0:
+                    os.remove(entry.path)
+            except OSError:
+                pass  # gone already, or not ours to remove

@@ -58,14 +58,18 @@ def _train_config(args):
             overrides[flag] = value
     base = TrainConfig()
     if args.resume and os.path.exists(os.path.join(args.resume, "config.json")):
-        base = from_dict(TrainConfig, read_json(os.path.join(args.resume, "config.json"))["train"])
+        base = from_dict(TrainConfig, read_json(os.path.join(args.resume, "config.json"), ("train",))["train"])
     return with_overrides(base, overrides)
 
 
 def _train(args):
+    import os
     from .train import train
     cfg = _train_config(args)
     run_dir = args.resume or args.output
+    if args.resume and args.output and os.path.abspath(args.resume) != os.path.abspath(args.output):
+        raise UserError(f"-o {args.output} and --resume {args.resume} name two run folders; give --resume RUN to "
+                        "continue a run, or -o RUN for a new one")
     if run_dir is None:
         raise UserError("give a run folder with -o/--output (or --resume FOLDER)")
     s = train(args.dataset, cfg, run_dir, resume=bool(args.resume), progress=not args.quiet)
@@ -227,4 +231,7 @@ def main(argv=None):
     except UserError as e:
         print(f"rnnsound: error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # outside training's own handling (which saves): outputs are written atomically
+        print("rnnsound: interrupted; no partial output file was left", file=sys.stderr)
+        return 130
     return 0

@@ -21,7 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .atomic import atomic_path, check_writable
-from .errors import UserError
+from .errors import Interrupted, UserError
+from .interrupts import Deferred
 
 FUEL_INTERFACE_VERSION = "0.3"  # H5PYDataset.interface_version in Fuel 0.2
 SOURCES = ("inputs", "targets")
@@ -176,12 +177,17 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
             d = f.create_dataset(name, shape=(N, L, F), dtype=config.dtype, chunks=(1, L, F))
             for axis, label in enumerate(("batch", "sequence", "frame")):
                 d.dims[axis].label = label
-        with tqdm(total=N, unit="example", desc="write", disable=not progress) as bar:
+        # h5py runs Python callbacks from C, where a KeyboardInterrupt is printed and lost: signals
+        # wait for the end of a chunk instead, and the temporary file is removed
+        with tqdm(total=N, unit="example", desc="write", disable=not progress) as bar, Deferred() as stop:
             for a in range(0, N, chunk):
                 x, y = frame(song, starts[a:a + chunk], F, L)
                 f["inputs"][a:a + len(x)] = x
                 f["targets"][a:a + len(x)] = y
                 bar.update(len(x))
+                if stop.signum:
+                    raise Interrupted(f"{stop.signal_name} while writing {path}; nothing was written",
+                                      stop.exit_code)
         f.attrs["split"] = create_split_array({
             "train": {s: (0, n_train) for s in SOURCES},
             "dev": {s: (n_train, N) for s in SOURCES}})

@@ -45,7 +45,7 @@ def load_run(run_dir, which="best"):
     config_path = os.path.join(run_dir, "config.json")
     if not os.path.exists(config_path):
         raise UserError(f"{run_dir} is not a run folder (no config.json); give a folder written by `rnnsound train`")
-    saved = read_json(config_path)
+    saved = read_json(config_path, ("train", "dataset"))
     cfg = from_dict(TrainConfig, saved["train"])
     ckpt = os.path.join(run_dir, f"{which}.h5")
     if not os.path.exists(ckpt):

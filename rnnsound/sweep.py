@@ -246,7 +246,7 @@ def report(out_dir):
     meta_path = os.path.join(out_dir, "sweep.json")
     if not os.path.exists(meta_path):
         raise UserError(f"{out_dir} holds no sweep (no sweep.json); give the --out folder of an experiment")
-    meta = read_json(meta_path)
+    meta = read_json(meta_path, ("runs", "title", "song", "base"))
     planned = read_plan(os.path.join(out_dir, "plan.csv"))
     summaries = []
     for name in meta["runs"]:

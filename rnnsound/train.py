@@ -42,9 +42,19 @@ def write_json(path, data):
         json.dump(data, f, indent=2, sort_keys=True)
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
+def read_json(path, required=()):
+    """A JSON object from `path`; a damaged file, or one missing a `required` key, is one line."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is damaged (not valid JSON: {e}); restore it, or delete its folder to start that "
+                        "work anew")
+    missing = [k for k in required if not isinstance(data, dict) or k not in data]
+    if not isinstance(data, dict) or missing:
+        raise UserError(f"{path} is damaged (missing {', '.join(missing) or 'its contents'}); restore it, or delete "
+                        "its folder to start that work anew")
+    return data
 
 
 def versions(cfg):
@@ -121,7 +131,7 @@ def _setup_run(dataset_path, cfg, run_dir, resume):
     if resume:
         if not os.path.exists(config_path):
             raise UserError(f"cannot resume: {run_dir} has no config.json; give the folder of an earlier run")
-        saved = read_json(config_path)
+        saved = read_json(config_path, ("train", "dataset", "dataset_sha256"))
         if saved["dataset_sha256"] != sha256_of(dataset_path):
             raise UserError(f"cannot resume: {run_dir} was trained on another dataset ({saved['dataset']}); "
                             "give that dataset or start a new run folder")
@@ -132,7 +142,13 @@ def _setup_run(dataset_path, cfg, run_dir, resume):
             raise UserError(f"cannot resume: the settings {', '.join(changed)} differ from the run in {run_dir}; "
                             "resume with the same settings (only --epochs and the backend may change)")
         last = os.path.join(run_dir, "last.h5")
-        return (last if os.path.exists(last) else None)
+        if not os.path.exists(last):
+            return None
+        done = checkpoint.load(last)[2].get("epoch", 0)
+        if done > cfg.epochs:
+            raise UserError(f"cannot resume with --epochs {cfg.epochs}: {run_dir} has trained {done} epochs already; "
+                            f"give --epochs {done} or more")
+        return last
     if os.path.exists(os.path.join(run_dir, "last.h5")):
         raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another -o")
     return None
@@ -168,7 +184,7 @@ def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_s
     base_path = os.path.join(run_dir, "baselines.json")
     if not os.path.exists(base_path):
         write_json(base_path, baselines.evaluate(train_set, dev_set))
-    base = read_json(base_path)
+    base = read_json(base_path, ("zero", "last_frame", "linear"))
 
     params = model.init_params(F, cfg, np.random.default_rng(cfg.seed))
     shapes = {k: v.shape for k, v in params.items()}

@@ -1,5 +1,6 @@
 """Every bad input to `rnnsound prepare` gives one clear line, a non-zero exit, and no output file."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -132,3 +133,42 @@ def test_a_sweep_with_a_bad_value_in_one_run_fails_before_any_work(tmp_path, son
     with pytest.raises(UserError, match="hidden must be in"):
         run_sweep(sweep, str(tmp_path / "s"), song=song_wav, epochs=1, progress=False)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_signal_while_writing_stops_prepare_cleanly(tmp_path, song_wav, monkeypatch):
+    import signal
+    from rnnsound import dataset
+    from rnnsound.config import DataConfig
+    from rnnsound.errors import Interrupted
+    real_frame, calls = dataset.frame, {"n": 0}
+
+    def frame_then_ctrl_c(*a):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_frame(*a)
+
+    monkeypatch.setattr(dataset, "frame", frame_then_ctrl_c)
+    out = tmp_path / "out.hdf5"
+    with pytest.raises(Interrupted, match="SIGINT while writing") as e:
+        # ~24,000 examples of 200 one-sample frames: two write chunks of at most 20,971 examples
+        dataset.prepare(song_wav, str(out), DataConfig(frame_size=1, seq_len=200, hop=2), progress=False)
+    assert e.value.exit_code == 130 and calls["n"] == 1  # stopped after the first chunk
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+def test_a_damaged_sweep_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "sweep.json").write_text('{"runs": ')
+    assert main(["report", str(tmp_path)]) == 2
+    assert "sweep.json is damaged" in capsys.readouterr().err
+
+
+def test_a_successful_rerun_removes_the_temporaries_of_killed_writers(capsys, tmp_path, song_wav):
+    out = tmp_path / "out.hdf5"
+    stale = tmp_path / ".out.hdf5.k1ll3d.tmp"  # what a prepare killed with -9 leaves
+    stale.write_bytes(b"\0" * 1000)
+    os.utime(stale, (time.time() - 60, time.time() - 60))
+    other = tmp_path / ".other.hdf5.k1ll3d.tmp"  # another target's: not this write's business
+    other.write_bytes(b"\0")
+    assert run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(out))[0] == 0
+    assert out.exists() and not stale.exists() and other.exists()

@@ -183,3 +183,25 @@ def test_diverging_loss_stops_and_keeps_the_last_good_checkpoint(tiny_dataset, t
     with pytest.raises(UserError, match=r"diverged: the loss became (nan|inf) at step \d+"):
         train(tiny_dataset, cfg, str(tmp_path / "boom"), progress=False)
     assert (run / "last.h5").read_bytes() == before
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"train": {}}'])
+def test_a_damaged_config_is_one_line_for_resume_and_generate(tiny_dataset, tmp_path, capsys, content):
+    run = tmp_path / "run"
+    train(tiny_dataset, SMALL, str(run), progress=False)
+    (run / "config.json").write_text(content)
+    for args in (["train", tiny_dataset, "--resume", str(run)], ["generate", str(run), "-o", str(tmp_path / "x.wav")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "config.json is damaged" in err, err
+
+
+def test_resume_options_that_conflict_are_refused(tiny_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny_dataset, SMALL, str(run), progress=False)
+    config = (run / "config.json").read_text()
+    assert main(["train", tiny_dataset, "--resume", str(run), "-o", str(tmp_path / "other")]) == 2
+    assert "name two run folders" in capsys.readouterr().err
+    assert main(["train", tiny_dataset, "--resume", str(run), "--epochs", "1"]) == 2
+    assert "has trained 2 epochs already; give --epochs 2 or more" in capsys.readouterr().err
+    assert (run / "config.json").read_text() == config  # nothing rewritten
