@@ -5,7 +5,9 @@ and an existing file there stays intact until the new one is complete. A kill -9
 hidden temporary behind; the next successful write of the same target removes it.
 """
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 
 from .errors import UserError
@@ -23,6 +25,25 @@ def check_writable(path):
             raise UserError(f"cannot create folder {parent} for {path} ({e.strerror}); choose another output path")
     if not os.access(parent, os.W_OK):
         raise UserError(f"cannot write to folder {parent}; choose another output path")
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+MARGIN = 16 << 20  # bytes left free beyond what a write needs (logs, plots, filesystem overhead)
+
+
+def check_space(path, nbytes, what="it"):
+    """Fail before writing when the disk holding `path` has less than `nbytes` (+ a margin) free:
+    HDF5 can crash on a full disk instead of reporting it."""
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)) or "."
+    free = shutil.disk_usage(folder).free
+    if free < nbytes + MARGIN:
+        raise UserError(f"not enough free disk space in {folder} for {what}: it needs {(nbytes + MARGIN) / 1e6:.0f} MB, "
+                        f"{free / 1e6:.0f} MB are free; free some space or choose another output path")
+
+
+def is_disk_full(error):
+    """An OSError from the OS or from HDF5 (which often leaves errno unset) saying the disk is full."""
+    return getattr(error, "errno", None) in DISK_FULL or "No space left on device" in str(error)
 
 
 @contextlib.contextmanager

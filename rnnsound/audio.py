@@ -8,6 +8,7 @@ progress bar and bounded working memory.
 """
 import math
 import os
+import re
 
 import numpy as np
 import scipy.signal
@@ -18,6 +19,34 @@ from .atomic import atomic_path
 from .errors import UserError
 
 BLOCK = 1 << 20  # samples per decode/resample block (~1 minute at 16 kHz)
+MAX_ABS = 4.0    # full scale is 1.0; lossy decoders overshoot a little, no real recording reaches +12 dBFS
+PLACEHOLDER = 0xFFFFFF00  # streaming writers declare sizes this large (or 0) when they do not know them
+
+
+def truncation(path):
+    """(declared, present) bytes of the audio data when libsndfile's header log shows the file cut
+    short (a WAV/AIFF whose data chunk promises more than the file holds), else None."""
+    try:
+        log = sf.info(path, verbose=True).extra_info
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    for declared, present in re.findall(r"(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", log):
+        if int(present) < int(declared) < PLACEHOLDER:
+            return int(declared), int(present)
+    return None
+
+
+def check_damage(path, samples):
+    """Refuse what no real recording looks like: a cut-off file, or samples far beyond full scale."""
+    cut = truncation(path)
+    if cut:
+        raise UserError(f"{path} is truncated: its header promises {cut[0]} bytes of audio, the file holds {cut[1]}; "
+                        "re-export or re-copy it, or pass --accept-damaged to use what is there")
+    peak = float(np.max(np.abs(samples)))
+    if peak > MAX_ABS:
+        raise UserError(f"{path} has samples up to {peak:.3g} (full scale is 1.0): no real recording is that loud, and "
+                        "the min-max normalisation would squash the rest of the song; repair the file, or pass "
+                        "--accept-damaged to use it anyway")
 
 
 def read_audio(path, progress=True):
@@ -79,9 +108,12 @@ def resample(samples, rate_in, rate_out, progress=True):
     return out
 
 
-def load_song(path, sample_rate, progress=True):
-    """Mono float32 samples of the file at `sample_rate`, and a description of the source."""
+def load_song(path, sample_rate, progress=True, accept_damaged=False):
+    """Mono float32 samples of the file at `sample_rate`, and a description of the source.
+    A truncated file or one far beyond full scale is refused unless `accept_damaged`."""
     samples, rate, channels = read_audio(path, progress)
+    if not accept_damaged:
+        check_damage(path, samples)
     samples = resample(samples, rate, sample_rate, progress)
     return samples, {"source_rate": rate, "source_channels": channels}
 

@@ -38,7 +38,7 @@ def _prepare(args):
         "normalisation": args.normalisation, "train_fraction": args.train_fraction, "dtype": args.dtype})
     out = args.output or f"data/{song_stem(song)}_f{cfg.frame_size}_l{cfg.seq_len}" \
                          f"{'' if cfg.hop == 0 else f'_h{cfg.hop}'}.hdf5"
-    info = prepare(song, out, cfg, progress=not args.quiet)
+    info = prepare(song, out, cfg, progress=not args.quiet, accept_damaged=args.accept_damaged)
     print(f"wrote {out}: {info['train']} train + {info['dev']} dev examples of {cfg.seq_len} frames x "
           f"{cfg.frame_size} samples ({info['samples'] / cfg.sample_rate:.1f} s of audio at {cfg.sample_rate} Hz)")
 
@@ -152,6 +152,8 @@ def build_parser():
                     help="fraction of the song used for training (default: the class's 160e6/174229537)")
     pp.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype, help="stored type (blog: float64)")
     pp.add_argument("-o", "--output", help="output .hdf5 (default data/<song>_f<F>_l<L>.hdf5)")
+    pp.add_argument("--accept-damaged", action="store_true", help="use a song file that is cut short (its header "
+                    "promises more audio than it holds) or has samples far beyond full scale, instead of refusing it")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     pp.set_defaults(func=_prepare)
 
@@ -231,6 +233,13 @@ def main(argv=None):
     except UserError as e:
         print(f"rnnsound: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        from .atomic import is_disk_full
+        if not is_disk_full(e):
+            raise
+        print(f"rnnsound: error: the disk filled up while writing ({e.filename or 'an output file'}); nothing "
+              "partial was kept; free some space and run the command again", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # outside training's own handling (which saves): outputs are written atomically
         print("rnnsound: interrupted; no partial output file was left", file=sys.stderr)
         return 130

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from .atomic import atomic_path, check_writable
+from .atomic import atomic_path, check_space, check_writable
 from .errors import Interrupted, UserError
 from .interrupts import Deferred
 
@@ -169,8 +169,9 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     n_dev = len(starts) - n_train
     if n_train == 0 or n_dev == 0:
         raise UserError(too_short_message(n, F, L, hop, config.train_fraction, config.sample_rate, n_train, n_dev))
-    song = normalise(samples, consts).astype(config.dtype)
     N = len(starts)
+    check_space(path, 2 * N * L * F * np.dtype(config.dtype).itemsize + starts.nbytes, f"the dataset {path}")
+    song = normalise(samples, consts).astype(config.dtype)
     chunk = max(1, (1 << 22) // (L * F))  # examples per write: ~16 MB of float32
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name in SOURCES:
@@ -214,8 +215,9 @@ def song_stem(song):
     return os.path.splitext(os.path.basename(song))[0]
 
 
-def prepare(song, output, config, progress=True):
-    """`rnnsound prepare`: an audio file, an EmbeddedSong (None: the default song) -> Fuel HDF5 file."""
+def prepare(song, output, config, progress=True, accept_damaged=False):
+    """`rnnsound prepare`: an audio file, an EmbeddedSong (None: the default song) -> Fuel HDF5 file.
+    `accept_damaged`: use a truncated or absurdly loud file anyway (rnnsound.audio.check_damage)."""
     from . import audio, default_song
     config.validate()
     check_writable(output)
@@ -229,6 +231,6 @@ def prepare(song, output, config, progress=True):
     else:
         if os.path.exists(output) and os.path.exists(song) and os.path.samefile(song, output):
             raise UserError(f"the output {output} is the song itself; give another -o (the song is never overwritten)")
-        samples, extra = audio.load_song(song, config.sample_rate, progress)
+        samples, extra = audio.load_song(song, config.sample_rate, progress, accept_damaged)
         name, sha = os.path.basename(song), sha256_of(song)
     return write_dataset(output, samples, config, name, sha, extra, progress)

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import baselines, checkpoint, model, plots
-from .atomic import atomic_path
+from .atomic import atomic_path, check_space
 from .config import TrainConfig, from_dict
 from .dataset import sha256_of
 from .errors import Interrupted, UserError
@@ -164,6 +164,9 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
     os.makedirs(run_dir, exist_ok=True)
     if not os.access(run_dir, os.W_OK):
         raise UserError(f"cannot write to run folder {run_dir}; choose another -o")
+    # best.h5 and last.h5 (parameters and up to two optimiser states, float32) plus one being rewritten
+    params = model.count_params(model.init_params(attrs["frame_size"], cfg, np.random.default_rng(0)))
+    check_space(run_dir, 3 * 3 * 4 * params, "the run's checkpoints")
     with FolderLock(run_dir):
         return _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_set)
 

@@ -172,3 +172,47 @@ def test_a_successful_rerun_removes_the_temporaries_of_killed_writers(capsys, tm
     other.write_bytes(b"\0")
     assert run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(out))[0] == 0
     assert out.exists() and not stale.exists() and other.exists()
+
+
+def test_a_full_disk_is_one_line_before_any_writing(capsys, tmp_path, song_wav, tiny_dataset, monkeypatch):
+    import collections
+    from rnnsound import atomic
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage(10 << 20, 9 << 20, 1 << 20))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, err = run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(out / "d.hdf5"))
+    assert code == 2 and "not enough free disk space" in err and "\n" not in err and not leftovers(out)
+    assert main(["train", tiny_dataset, "-o", str(out / "run"), "--hidden", "4", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not enough free disk space" in err
+    assert not os.path.exists(out / "run" / "config.json")
+
+
+def test_a_disk_that_fills_up_during_a_write_is_one_line(capsys, tmp_path, song_wav, monkeypatch):
+    import errno
+    from rnnsound import dataset
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "d.hdf5"))
+
+    monkeypatch.setattr(dataset, "frame", full)
+    code, err = run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(tmp_path / "d.hdf5"))
+    assert code == 2 and "the disk filled up" in err and "\n" not in err and not leftovers(tmp_path)
+
+
+def test_a_truncated_or_absurdly_loud_song_is_refused_unless_accepted(capsys, tmp_path):
+    sf.write(tmp_path / "whole.wav", chord(3.0), 16000, subtype="PCM_16")
+    data = (tmp_path / "whole.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[:len(data) // 2])  # a copy that stopped half-way
+    loud = chord(3.0)
+    loud[1000] = 1e6  # one absurd sample in a float file
+    sf.write(tmp_path / "loud.wav", loud, 16000, subtype="FLOAT")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, why in (("cut.wav", "is truncated: its header promises"), ("loud.wav", "samples up to 1e+06")):
+        target = str(out / f"{name}.hdf5")
+        code, err = run_prepare(capsys, str(tmp_path / name), "-F", "8", "-L", "10", "-o", target)
+        assert code == 2 and why in err and "--accept-damaged" in err and not os.path.exists(target)
+        assert run_prepare(capsys, str(tmp_path / name), "-F", "8", "-L", "10", "-o", target, "--accept-damaged")[0] == 0
+    assert run_prepare(capsys, str(tmp_path / "whole.wav"), "-F", "8", "-L", "10", "-o", str(out / "w.hdf5"))[0] == 0
