@@ -292,7 +292,7 @@ def parse_minutes(text):
         minutes = float(text)
     except ValueError:
         minutes = float("nan")
-    if not 0 < minutes <= BLOG_SAMPLES / 16000 / 60 + 1e-9:
-        raise UserError(f"--minutes must be a number of minutes above 0 and at most the class song's "
+    if not 1 / 60 <= minutes <= BLOG_SAMPLES / 16000 / 60 + 1e-9:
+        raise UserError(f"--minutes must be a number of minutes from 1/60 (one second) to the class song's "
                         f"{BLOG_SAMPLES / 16000 / 60:.2f}, or 'blog' for exactly {BLOG_SAMPLES} samples; got {text!r}")
     return int(round(minutes * 60 * 16000))

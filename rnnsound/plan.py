@@ -184,15 +184,15 @@ def _hours(seconds):
 
 def plan_sweep(sweep, out_dir, song=None, epochs=30, extra=None, only=None, remeasure=False, progress=True):
     """Write OUT/plan.csv and print the plan of a sweep's runs; returns the rows."""
-    from .sweep import select, song_label, split_overrides, validate_runs
+    from .sweep import make_out_dir, select, song_label, split_overrides, validate_runs
     extra = dict(extra or {})
     validate_runs(sweep, extra, epochs, select(sweep, only))  # a typo or bad value fails before any measurement
+    make_out_dir(out_dir)
     sample_rate = with_overrides(DataConfig(), split_overrides({**sweep.base, **extra})[0]).sample_rate
     n = song_samples(song, sample_rate)
     times = StepTimes(remeasure, progress)
     rows = [plan_run(name, {**sweep.base, **extra, "epochs": epochs, **variant}, n, times)
             for name, variant in select(sweep, only)]
-    os.makedirs(out_dir, exist_ok=True)
     with atomic_path(os.path.join(out_dir, "plan.csv")) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
         w.writeheader()

@@ -133,6 +133,16 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     return summary
 
 
+def make_out_dir(out_dir):
+    """Create a sweep's --out folder, or say in one line why it cannot be."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError(f"--out {out_dir} is a file; give a folder")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create --out folder {out_dir} ({e.strerror}); choose another")
+
+
 def song_label(song):
     from .default_song import EmbeddedSong
     return song if isinstance(song, str) else (song or EmbeddedSong()).describe()
@@ -194,7 +204,7 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
     extra = dict(extra or {})
     runs = select(sweep, only)
     validate_runs(sweep, extra, epochs, runs, out_dir, song)
-    os.makedirs(out_dir, exist_ok=True)
+    make_out_dir(out_dir)
     write_json(os.path.join(out_dir, "sweep.json"), {
         "name": sweep.name, "title": sweep.title, "swept": sweep.swept, "runs": [run_name(v) for v in sweep.variants],
         "song": song_label(song), "base": {**sweep.base, **extra, "epochs": epochs},

@@ -161,6 +161,8 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
     it after the step in progress: last.h5 is saved at that step and `Interrupted` raised."""
     cfg.validate()
     attrs, train_set, dev_set = load_splits(dataset_path)
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UserError(f"run folder {run_dir} is a file; give a folder with -o")
     os.makedirs(run_dir, exist_ok=True)
     if not os.access(run_dir, os.W_OK):
         raise UserError(f"cannot write to run folder {run_dir}; choose another -o")

@@ -64,7 +64,7 @@ def test_the_two_styles_differ_ambient_has_no_drums(etude_6min, ambient_6min):
 
 def test_minutes_option():
     assert parse_minutes("blog") == BLOG_SAMPLES and parse_minutes("2.5") == 2.5 * 60 * RATE
-    for bad in ("0", "-1", "abc", "nan", "182"):
+    for bad in ("0", "-1", "abc", "nan", "182", "1e-9"):
         with pytest.raises(UserError, match="--minutes"):
             parse_minutes(bad)
     assert EmbeddedSong("ambient", BLOG_SAMPLES).stem == "ambient_blog"

@@ -130,3 +130,12 @@ def test_experiment_plan_from_the_command_line(tmp_path, monkeypatch, capsys):
     assert "480000 samples" in capsys.readouterr().out
     assert cli(TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "-3"]) == 2
     assert "--minutes must be" in capsys.readouterr().err
+
+
+def test_an_out_folder_that_is_a_file_is_one_line(tmp_path, capsys):
+    from rnnsound.sweep import cli
+    (tmp_path / "afile").write_text("x")
+    for out in ("afile", "afile/x"):
+        assert cli(TINY, ["--plan", "--out", str(tmp_path / out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--out" in err

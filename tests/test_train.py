@@ -205,3 +205,9 @@ def test_resume_options_that_conflict_are_refused(tiny_dataset, tmp_path, capsys
     assert main(["train", tiny_dataset, "--resume", str(run), "--epochs", "1"]) == 2
     assert "has trained 2 epochs already; give --epochs 2 or more" in capsys.readouterr().err
     assert (run / "config.json").read_text() == config  # nothing rewritten
+
+
+def test_a_run_folder_that_is_a_file_is_one_line(tiny_dataset, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["train", tiny_dataset, "-o", str(tmp_path / "afile"), "-q"]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
