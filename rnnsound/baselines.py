@@ -42,7 +42,8 @@ def fit_linear(train):
     n = train.num_examples
     cut = int(n * 0.9)
     # Overlapping windows share frames: leave out the examples that overlap the held-out ones.
-    gap = -(-(train.attrs["seq_len"] + 1) // train.attrs["hop"])
+    # a plain Fuel file does not say how its windows overlap: assume every frame starts one (hop 1)
+    gap = -(-(train.attrs["seq_len"] + 1) // train.attrs.get("hop", 1))
     held_out = cut - gap >= 1 and cut < n
     gram, cross = _normal_equations(train, np.arange(cut - gap if held_out else n))
     scale = np.trace(gram) / len(gram)

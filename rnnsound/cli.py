@@ -83,7 +83,7 @@ def _generate(args):
     from .generate import generate
     out = args.output or os.path.join(args.run_dir, "samples", f"{args.mode}_{args.seed_split}{args.seed_index}.wav")
     m = generate(args.run_dir, out, args.mode, args.seconds, args.seed_index, args.seed_split, args.checkpoint,
-                 progress=not args.quiet)
+                 progress=not args.quiet, sample_rate=args.sample_rate)
     print(f"wrote {out} ({m['seconds']:.1f} s, {args.mode}): fade ratio {m['fade_ratio']:.3g} (last 5 s RMS / seed RMS), "
           f"clipped {100 * m['clipped_fraction']:.2f}%, tick score {m['tick_score']:.2f}, spectral distance "
           f"{m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
@@ -190,6 +190,8 @@ def build_parser():
     gp.add_argument("--seed-index", type=int, default=0, help="which example of the split seeds it (default 0)")
     gp.add_argument("--seed-split", choices=("dev", "train"), default="dev", help="split the seed comes from (default dev)")
     gp.add_argument("--checkpoint", choices=("best", "last"), default="best", help="weights to load (default best)")
+    gp.add_argument("--sample-rate", type=int, help="Hz of the output, for a dataset that records none (a plain "
+                    "Fuel file); ours record theirs")
     gp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     gp.set_defaults(func=_generate)
 

@@ -40,8 +40,11 @@ def norm_constants(samples, kind):
 
 
 def normalise(x, c):
-    """Blog's minmax: 2 * (x - mean - min) / (max - min) - 1 (raw min and max); or (x - mean) / std."""
+    """Blog's minmax: 2 * (x - mean - min) / (max - min) - 1 (raw min and max); or (x - mean) / std;
+    "none" (a plain Fuel file's values, used as they are)."""
     x = np.asarray(x, np.float64)
+    if c["kind"] == "none":
+        return x
     if c["kind"] == "minmax":
         return 2.0 * (x - c["mean"] - c["min"]) / (c["max"] - c["min"]) - 1.0
     return (x - c["mean"]) / c["std"]
@@ -50,6 +53,8 @@ def normalise(x, c):
 def denormalise(y, c):
     """Inverse of `normalise`: model outputs back to the song's original scale."""
     y = np.asarray(y, np.float64)
+    if c["kind"] == "none":
+        return y
     if c["kind"] == "minmax":
         return (y + 1.0) * (c["max"] - c["min"]) / 2.0 + c["mean"] + c["min"]
     return y * c["std"] + c["mean"]
@@ -140,14 +145,6 @@ def create_split_array(split_dict):
             rows[i]["comment"] = b"."  # Fuel's placeholder for an empty comment
             i += 1
     return rows
-
-
-def read_split_array(rows):
-    """{split: (start, stop)} from Fuel's split attribute (sources must agree)."""
-    out = {}
-    for row in rows:
-        out[row["split"].decode()] = (int(row["start"]), int(row["stop"]))
-    return out
 
 
 # --- writing --------------------------------------------------------------------------------

@@ -103,8 +103,10 @@ def generate_frames(params, cfg, seed, n_frames, mode):
     return np.asarray(fn(np.asarray(seed, np.float32)))
 
 
-def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_split="dev", which="best", progress=True):
-    """Write `output` (WAV) and its metrics and picture; returns the metrics dict."""
+def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_split="dev", which="best", progress=True,
+             sample_rate=None):
+    """Write `output` (WAV) and its metrics and picture; returns the metrics dict. `sample_rate`
+    is needed only for a dataset that records none (a plain Fuel file)."""
     if mode not in GENERATION_MODES:
         raise UserError(f"unknown mode {mode!r}; use one of {', '.join(GENERATION_MODES)}")
     if not (0 < seconds <= MAX_SECONDS):
@@ -117,7 +119,11 @@ def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_spli
     if not 0 <= seed_index < split.num_examples:
         raise UserError(f"--seed-index {seed_index} is out of range: the {seed_split} split has examples "
                         f"0..{split.num_examples - 1}")
-    F, rate, norm = attrs["frame_size"], attrs["sample_rate"], norm_of(attrs)
+    F, rate, norm = attrs["frame_size"], attrs["sample_rate"] or sample_rate, norm_of(attrs)
+    if not rate:
+        raise UserError(f"the dataset {data_path} records no sample rate (a plain Fuel file); give --sample-rate HZ")
+    if attrs["sample_rate"] and sample_rate and sample_rate != attrs["sample_rate"]:
+        raise UserError(f"--sample-rate {sample_rate} contradicts the dataset's {attrs['sample_rate']} Hz; leave it out")
     n_samples = int(round(seconds * rate))
     seed = split.get([seed_index])[0][0]                                     # (L, F) normalised
     frames = generate_frames(params, cfg, seed, math.ceil(n_samples / F), mode)

@@ -6,41 +6,96 @@
 of `batch_size` (128 by default), the last partial batch kept. The shuffled order of epoch e is
 a pure function of (seed, e), so a resumed run sees exactly the batches it would have seen.
 Batches come out as float32 arrays (batch, L, F).
+
+Any Fuel H5PYDataset with `inputs` and `targets` sources of shape (examples, L, F) is read as
+Fuel 0.2 reads it: a split's examples for a source are the list its `indices` reference points
+to, or else `start:stop`; a (split, source) row with `available` false does not provide that
+source; both sources must give the same examples. `valid` stands in for `dev` when a file has no
+`dev` split (Fuel's usual name). A file without rnnsound's attributes gets F and L from its
+shape, no sample rate (generation then asks for one) and normalisation "none" (its values are
+used as they are). What cannot be used is refused with one line; a split is never empty.
 """
 import os
 
 import h5py
 import numpy as np
 
-from .dataset import SOURCES, read_split_array
+from .dataset import SOURCES
 from .errors import UserError
 
-REQUIRED_ATTRS = ("split", "sample_rate", "frame_size", "seq_len", "normalisation", "norm_mean",
-                  "norm_min", "norm_max", "norm_std")
+
+def _plain(value):
+    """An attribute as a JSON-friendly scalar, or None for what is not one (arrays, references)."""
+    if isinstance(value, bytes):
+        return value.decode("utf8", "replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if isinstance(value, (str, int, float, bool)) else None
+
+
+def fuel_splits(f, path):
+    """{split name: example indices} as Fuel's H5PYDataset.get_subsets reads them."""
+    n = len(f["inputs"])
+    rows = f.attrs["split"]
+    names = list(dict.fromkeys(r["split"].decode() for r in rows))
+    splits, problems = {}, {}
+    for name in names:
+        per_source = {}
+        for row in rows:
+            source = row["source"].decode()
+            if row["split"].decode() != name or source not in SOURCES or not row["available"]:
+                continue
+            ref = row["indices"] if "indices" in rows.dtype.names else None
+            idx = np.asarray(f[ref], np.int64).reshape(-1) if ref else np.arange(row["start"], row["stop"])
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise UserError(f"{path}: the {name!r} split of {source} points past the data (example "
+                                f"{int(idx.max() if idx.max() >= n else idx.min())}; the file holds {n}); repair its "
+                                "split attribute or prepare the song again")
+            per_source[source] = idx
+        if set(per_source) != set(SOURCES):
+            problems[name] = f"provides no {' or '.join(sorted(set(SOURCES) - set(per_source)))}"
+        elif not np.array_equal(per_source["inputs"], per_source["targets"]):
+            problems[name] = "gives inputs and targets different examples"
+        else:
+            splits[name] = per_source["inputs"]
+    if "dev" not in splits and "valid" in splits:
+        splits["dev"] = splits["valid"]
+    return splits, problems
 
 
 def read_attrs(path):
-    """The dataset's attributes as plain Python values; a clear error if it is not one of ours."""
+    """The dataset's attributes as plain Python values; a clear error if it cannot be used."""
     if not os.path.isfile(path):
         raise UserError(f"dataset {path} does not exist; create it with `rnnsound prepare`")
     try:
         with h5py.File(path, "r") as f:
-            missing = [a for a in REQUIRED_ATTRS if a not in f.attrs] + [s for s in SOURCES if s not in f]
+            missing = [a for a in ("split",) if a not in f.attrs] + [s for s in SOURCES if s not in f]
             if missing:
-                raise UserError(f"{path} is not a prepared rnnsound dataset (missing {', '.join(missing)}); "
-                                "create it with `rnnsound prepare`")
-            attrs = {k: (v.item() if hasattr(v, "item") and np.ndim(v) == 0 else v) for k, v in f.attrs.items()}
-            attrs["splits"] = read_split_array(f.attrs["split"])
-            attrs["shape"] = f["inputs"].shape
+                raise UserError(f"{path} is not a Fuel dataset with inputs and targets (missing {', '.join(missing)}); "
+                                "create one with `rnnsound prepare`")
+            shape = f["inputs"].shape
+            if len(shape) != 3 or f["targets"].shape != shape:
+                raise UserError(f"{path}: inputs {shape} and targets {f['targets'].shape} must both be arrays of "
+                                "(examples, frames, samples per frame)")
+            splits, problems = fuel_splits(f, path)
+            attrs = {k: _plain(v) for k, v in f.attrs.items() if k != "split"}
     except OSError as e:
         raise UserError(f"{path} is not an HDF5 file ({e}); give a file made by `rnnsound prepare`")
-    attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
-    attrs.pop("split")
+    attrs = {k: v for k, v in attrs.items() if v is not None}
+    for key, size in (("seq_len", shape[1]), ("frame_size", shape[2])):
+        if attrs.setdefault(key, size) != size:
+            raise UserError(f"{path}: its {key} attribute ({attrs[key]}) disagrees with its data ({size}); "
+                            "prepare the song again")
+    attrs.setdefault("sample_rate", None)
+    attrs.setdefault("normalisation", "none")
+    attrs.update(splits=splits, split_problems=problems, shape=shape)
     return attrs
 
 
 def norm_of(attrs):
     """The normalisation constants (for dataset.normalise/denormalise) from a file's attributes."""
+    if attrs["normalisation"] == "none":
+        return {"kind": "none"}
     return {"kind": attrs["normalisation"], "mean": attrs["norm_mean"], "min": attrs["norm_min"],
             "max": attrs["norm_max"], "std": attrs["norm_std"]}
 
@@ -51,27 +106,38 @@ class SongDataset:
     def __init__(self, path, split="train", load_in_memory=True):
         self.path, self.split = path, split
         self.attrs = read_attrs(path)
-        if split not in self.attrs["splits"]:
-            raise UserError(f"{path} has no split {split!r}; it has {', '.join(self.attrs['splits'])}")
-        self.start, self.stop = self.attrs["splits"][split]
-        self.num_examples = self.stop - self.start
+        splits = self.attrs["splits"]
+        if split not in splits:
+            why = self.attrs["split_problems"].get(split)
+            raise UserError(f"{path}'s {split!r} split {why}" if why else
+                            f"{path} has no split {split!r}; it has {', '.join(splits) or 'none usable'}")
+        self.index = splits[split]  # rows of the file, in the split's order
+        self.num_examples = len(self.index)
+        if self.num_examples == 0:
+            raise UserError(f"{path}'s {split!r} split holds no examples; prepare it again or use another file")
         self._file = None
         self._data = None
         if load_in_memory:
             with h5py.File(path, "r") as f:
-                self._data = {s: f[s][self.start:self.stop].astype(np.float32) for s in SOURCES}
+                self._data = {s: self._read(f[s], self.index) for s in SOURCES}
+            self.index = np.arange(self.num_examples)
+
+    @staticmethod
+    def _read(source, rows):
+        """source[rows] as float32, for any rows: h5py reads need increasing, unique indices."""
+        if len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
+            return source[int(rows[0]):int(rows[0]) + len(rows)].astype(np.float32)
+        unique, back = np.unique(rows, return_inverse=True)
+        return source[unique].astype(np.float32)[back]
 
     def get(self, indices):
         """Examples at `indices` (positions within this split): two (batch, L, F) float32 arrays."""
-        indices = np.asarray(indices, dtype=np.int64)
+        rows = self.index[np.asarray(indices, dtype=np.int64)]
         if self._data is not None:
-            return self._data["inputs"][indices], self._data["targets"][indices]
+            return self._data["inputs"][rows], self._data["targets"][rows]
         if self._file is None:
             self._file = h5py.File(self.path, "r")
-        order = np.argsort(indices)  # h5py reads need increasing indices
-        rows = indices[order] + self.start
-        back = np.argsort(order)
-        return tuple(self._file[s][rows].astype(np.float32)[back] for s in SOURCES)
+        return tuple(self._read(self._file[s], rows) for s in SOURCES)
 
     def close(self):
         if self._file is not None:

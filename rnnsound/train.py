@@ -180,7 +180,7 @@ def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_s
     if resume and ckpt_path is None:
         print(f"{run_dir} has no last.h5 (stopped before its first checkpoint): training it from the start",
               file=sys.stderr)
-    public = {k: v for k, v in attrs.items() if k not in ("splits", "shape")}
+    public = {k: v for k, v in attrs.items() if k not in ("splits", "split_problems", "shape")}
     write_json(os.path.join(run_dir, "config.json"), {
         "train": dataclasses.asdict(cfg), "dataset": os.path.abspath(dataset_path),
         "dataset_sha256": sha256_of(dataset_path), "dataset_attrs": public,
