@@ -1,5 +1,7 @@
 """The `rnnsound` command: prepare, train, generate, report. Thin wrappers over importable functions."""
 import argparse
+import os
+import signal
 import sys
 import warnings
 
@@ -224,7 +226,26 @@ def quiet_known_warnings():
     warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
 
 
+def _stop_now(signum, frame):
+    """SIGINT or SIGTERM where nothing is being saved (startup, decoding, generation; training's loop
+    and prepare's write phase defer signals and save or clean up themselves): stop at once.
+    Unwinding an exception through JAX's or HDF5's C++ could crash; every output is written to a
+    temporary and renamed, so none is left partial (a stray temporary goes with the next write)."""
+    os.write(2, f"rnnsound: stopped by {signal.Signals(signum).name}; nothing was being saved, and every "
+                "existing output is untouched\n".encode())
+    os._exit(128 + signum)
+
+
 def main(argv=None):
+    previous = {s: signal.signal(s, _stop_now) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _main(argv)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _main(argv):
     quiet_known_warnings()
     try:
         args = build_parser().parse_args(argv)
@@ -242,7 +263,4 @@ def main(argv=None):
         print(f"rnnsound: error: the disk filled up while writing ({e.filename or 'an output file'}); nothing "
               "partial was kept; free some space and run the command again", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # outside training's own handling (which saves): outputs are written atomically
-        print("rnnsound: interrupted; no partial output file was left", file=sys.stderr)
-        return 130
     return 0

@@ -259,6 +259,8 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True):
                     "clip_seconds": clip_seconds, "threads": threads}
             futures.append(client.submit(run_task, spec, prepares[data], key=f"run-{name}", retries=opts.retries,
                                          resources=resources, pure=False))
+        names = {f.key: name for (name, _), f in zip(runs, futures)}
+        summaries = {}  # run task key -> its summary, fetched once when it finishes
         with tqdm(total=len(futures), unit="run", desc="sweep", disable=not progress) as bar:
             pending = set(futures)
             while pending:
@@ -266,23 +268,17 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True):
                     wait(pending, timeout=2, return_when="FIRST_COMPLETED")
                 except TimeoutError:  # nothing finished in 2 s: refresh the counts anyway
                     pass
-                finished = {f for f in pending if f.done()}
-                pending -= finished
-                bar.update(len(finished))
+                for f in [f for f in pending if f.done()]:
+                    pending.discard(f)
+                    summaries[f.key] = f.result() if f.status == "finished" else {
+                        "name": names[f.key], "status": "failed",
+                        "reason": f"{type(f.exception()).__name__}: {f.exception()} (after {opts.retries} retries)"}
+                    bar.update(1)
                 # tasks assigned to a worker include queued ones; each worker runs one at a time
                 slots = len(client.scheduler_info().get("workers", {}))
                 running = min(slots, sum(len(keys) for keys in client.processing().values()))
-                failed = sum(f.status == "error" for f in futures) + sum(
-                    f.status == "finished" and f.result().get("status") == "failed" for f in futures)
-                bar.set_postfix(running=running, failed=failed)
-        summaries = []
-        for name, f in zip((n for n, _ in runs), futures):
-            if f.status == "error":
-                summaries.append({"name": name, "status": "failed", "reason": f"{type(f.exception()).__name__}: "
-                                  f"{f.exception()} (after {opts.retries} retries)"})
-            else:
-                summaries.append(f.result())
-        return summaries
+                bar.set_postfix(running=running, failed=sum(s["status"] == "failed" for s in summaries.values()))
+        return [summaries[f.key] for f in futures]
     finally:
         client.close()
         if cluster is not None:

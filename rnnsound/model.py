@@ -38,9 +38,9 @@ def state_names(cell, layers):
     return [f"l{i}_{s}" for i in range(layers) for s in per]
 
 
-def init_params(F, cfg, rng):
-    """Uniform(-w/2, w/2) weights (blog: w = 0.08), zero biases, drawn in a fixed order."""
-    H, w = cfg.hidden, cfg.init_width
+def param_shapes(F, cfg):
+    """[(name, shape)] of the parameters, in the order they are drawn."""
+    H = cfg.hidden
     shapes = [("in_W", (F, H)), ("in_b", (H,))]
     for i in range(cfg.layers):
         k = gate_count(cfg.cell)
@@ -49,9 +49,14 @@ def init_params(F, cfg, rng):
             shapes += [(f"l{i}_Ug", (H, 2 * H)), (f"l{i}_U", (H, H))]
         else:
             shapes += [(f"l{i}_U", (H, 4 * H)), (f"l{i}_pi", (H,)), (f"l{i}_pf", (H,)), (f"l{i}_po", (H,))]
-    shapes += [("out_W", (H, F)), ("out_b", (F,))]
+    return shapes + [("out_W", (H, F)), ("out_b", (F,))]
+
+
+def init_params(F, cfg, rng):
+    """Uniform(-w/2, w/2) weights (blog: w = 0.08), zero biases, drawn in a fixed order."""
+    H, w = cfg.hidden, cfg.init_width
     params = collections.OrderedDict()
-    for name, shape in shapes:
+    for name, shape in param_shapes(F, cfg):
         if name.endswith("_b"):
             params[name] = np.zeros(shape, np.float32)
         else:
@@ -64,6 +69,11 @@ def init_params(F, cfg, rng):
 
 def count_params(params):
     return int(sum(np.prod(v.shape) for v in params.values()))
+
+
+def param_count(F, cfg):
+    """The number of parameters, without drawing them."""
+    return int(sum(np.prod(shape) for _, shape in param_shapes(F, cfg)))
 
 
 def input_map(p, x):

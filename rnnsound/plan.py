@@ -131,6 +131,7 @@ class StepTimes:
 
 
 def peak_gb(n_samples, N, F, L, tcfg):
+    from . import model
     from .network import bytes_per_step, chunk_length
     from .train import IN_MEMORY_MAX_BYTES
     batch = min(tcfg.batch_size, N)
@@ -138,8 +139,7 @@ def peak_gb(n_samples, N, F, L, tcfg):
     held = data if data <= IN_MEMORY_MAX_BYTES else 2 * 2 * 4 * batch * L * F
     width = batch if tcfg.recur_axis == "time" else L
     activations = chunk_length(F, L, tcfg) * bytes_per_step(F, tcfg, width)
-    params = 2 * F * tcfg.hidden + tcfg.layers * 4 * tcfg.hidden ** 2 * (3 if tcfg.cell == "gru" else 5)
-    train = held + activations + 4 * 4 * params
+    train = held + activations + 4 * 4 * model.param_count(F, tcfg)  # parameters, gradients, optimiser state
     return max(PREPARE_BYTES_PER_SAMPLE * n_samples, train) / 1e9 + RUNTIME_GB
 
 

@@ -130,6 +130,10 @@ def _setup_run(dataset_path, cfg, run_dir, resume):
     config_path = os.path.join(run_dir, "config.json")
     if resume:
         if not os.path.exists(config_path):
+            if os.path.isdir(run_dir) and not os.path.exists(os.path.join(run_dir, "last.h5")):
+                raise UserError(f"cannot resume: {run_dir} was stopped before its settings were saved (no config.json); "
+                                f"start it again with the command that created it (rnnsound train {dataset_path} -o "
+                                f"{run_dir} ...)")
             raise UserError(f"cannot resume: {run_dir} has no config.json; give the folder of an earlier run")
         saved = read_json(config_path, ("train", "dataset", "dataset_sha256"))
         if saved["dataset_sha256"] != sha256_of(dataset_path):
@@ -163,12 +167,13 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
     attrs, train_set, dev_set = load_splits(dataset_path)
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UserError(f"run folder {run_dir} is a file; give a folder with -o")
+    if resume and not os.path.isdir(run_dir):
+        raise UserError(f"cannot resume: {run_dir} does not exist; give the folder of an earlier run")
     os.makedirs(run_dir, exist_ok=True)
     if not os.access(run_dir, os.W_OK):
         raise UserError(f"cannot write to run folder {run_dir}; choose another -o")
     # best.h5 and last.h5 (parameters and up to two optimiser states, float32) plus one being rewritten
-    params = model.count_params(model.init_params(attrs["frame_size"], cfg, np.random.default_rng(0)))
-    check_space(run_dir, 3 * 3 * 4 * params, "the run's checkpoints")
+    check_space(run_dir, 3 * 3 * 4 * model.param_count(attrs["frame_size"], cfg), "the run's checkpoints")
     with FolderLock(run_dir):
         return _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_set)
 

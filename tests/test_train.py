@@ -211,3 +211,23 @@ def test_a_run_folder_that_is_a_file_is_one_line(tiny_dataset, tmp_path, capsys)
     (tmp_path / "afile").write_text("x")
     assert main(["train", tiny_dataset, "-o", str(tmp_path / "afile"), "-q"]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
+
+
+def test_sigterm_during_startup_is_one_line(tiny_dataset, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "rnnsound", "train", tiny_dataset, "-o", str(tmp_path / "r"), "-q"],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # importing, before any training step
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143 and err.count("\n") == 1 and "stopped by SIGTERM" in err, err
+
+
+def test_resume_of_a_run_stopped_before_its_settings_were_saved_says_what_to_do(tiny_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text("")  # what a run killed during startup leaves
+    assert main(["train", tiny_dataset, "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "stopped before its settings were saved" in err and f"-o {run}" in err
+    assert main(["train", tiny_dataset, "--resume", str(tmp_path / "typo")]) == 2
+    assert "typo does not exist" in capsys.readouterr().err and not (tmp_path / "typo").exists()
