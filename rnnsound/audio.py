@@ -49,8 +49,8 @@ def check_damage(path, samples):
                         "--accept-damaged to use it anyway")
 
 
-def read_audio(path, progress=True):
-    """Decode `path` to (mono float32 samples at the file's rate, rate, channels)."""
+def open_song(path):
+    """The song file opened for reading (a soundfile.SoundFile), or one line saying why it cannot be."""
     if not os.path.exists(path):
         raise UserError(f"song file {path} does not exist; check the path")
     if os.path.isdir(path):
@@ -58,11 +58,21 @@ def read_audio(path, progress=True):
     if os.path.getsize(path) == 0:
         raise UserError(f"song file {path} is empty (0 bytes); give a real audio file")
     try:
-        f = sf.SoundFile(path)
+        return sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         raise UserError(f"{path} is not an audio file libsndfile can read ({e}); "
                         "use WAV, FLAC, OGG, Opus or MP3")
-    with f:
+
+
+def resampled_length(n, rate_in, rate_out):
+    """Samples that `resample` returns for n input samples."""
+    g = math.gcd(rate_in, rate_out)
+    return math.ceil(n * (rate_out // g) / (rate_in // g))
+
+
+def read_audio(path, progress=True):
+    """Decode `path` to (mono float32 samples at the file's rate, rate, channels)."""
+    with open_song(path) as f:
         rate, channels, total = f.samplerate, f.channels, f.frames
         blocks = []
         with tqdm(total=total, unit="sample", unit_scale=True, desc="decode", disable=not progress) as bar:
@@ -95,7 +105,7 @@ def resample(samples, rate_in, rate_out, progress=True):
     context = down * math.ceil(reach / down)
     block = down * max(1, BLOCK // down)
     n = len(samples)
-    out = np.empty(math.ceil(n * up / down), np.float32)
+    out = np.empty(resampled_length(n, rate_in, rate_out), np.float32)
     with tqdm(total=n, unit="sample", unit_scale=True, desc="resample", disable=not progress) as bar:
         for a in range(0, n, block):
             b = min(a + block, n)

@@ -43,17 +43,12 @@ def song_samples(song, sample_rate):
     from .default_song import EmbeddedSong
     if song is None or isinstance(song, EmbeddedSong):
         return (song or EmbeddedSong()).num_samples(sample_rate)
-    import soundfile as sf
-    if not os.path.isfile(song):
-        raise UserError(f"song file {song} does not exist; check the path")
-    try:
-        info = sf.info(song)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise UserError(f"{song} is not an audio file libsndfile can read ({e}); use WAV, FLAC, OGG, Opus or MP3")
-    if info.frames <= 0:
+    from .audio import open_song, resampled_length
+    with open_song(song) as f:
+        frames, rate = f.frames, f.samplerate
+    if frames <= 0:
         raise UserError(f"{song}'s header gives no length; prepare it once to count its samples")
-    g = math.gcd(info.samplerate, sample_rate)
-    return math.ceil(info.frames * (sample_rate // g) / (info.samplerate // g))  # what audio.resample returns
+    return resampled_length(frames, rate, sample_rate)
 
 
 def _cache_path():

@@ -83,23 +83,17 @@ def read_log(path):
 
 
 class Log:
-    """Append-only CSV; on resume, rows written after the checkpoint (a hard crash) are dropped."""
+    """Append-only CSV, opened at a checkpoint's step: rows written after it (by a run that was
+    killed before its next checkpoint) are dropped, so every step is logged once. The rewrite
+    also gives a log from an older version the current columns."""
 
-    def __init__(self, path, keep_until_step=None):
+    def __init__(self, path, keep_until_step):
         self.path = path
-        if keep_until_step is None and os.path.exists(path):
-            with open(path, newline="") as f:
-                if next(csv.reader(f), None) != LOG_FIELDS:  # written by an older version: add the new columns
-                    keep_until_step = float("inf")
-        if keep_until_step is not None:
-            rows = [r for r in read_log(path) if int(r["step"]) <= keep_until_step]
-            with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-                w = csv.DictWriter(f, LOG_FIELDS)
-                w.writeheader()
-                w.writerows(rows)
-        elif not os.path.exists(path):
-            with open(path, "w", newline="") as f:
-                csv.DictWriter(f, LOG_FIELDS).writeheader()
+        rows = [r for r in read_log(path) if int(r["step"]) <= keep_until_step]
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, LOG_FIELDS)
+            w.writeheader()
+            w.writerows(rows)
         self.file = open(path, "a", newline="")
         self.writer = csv.DictWriter(self.file, LOG_FIELDS)
 
@@ -125,8 +119,8 @@ def dev_mse(net, dev, batch_size):
     return total / (dev.num_examples * np.prod(dev.attrs["shape"][1:]))
 
 
-def _setup_run(dataset_path, cfg, run_dir, resume):
-    """Config for this run, and the checkpoint to resume from (or None)."""
+def _setup_run(dataset_path, cfg, run_dir, resume, F):
+    """The checkpoint to resume from, loaded: (path, params, optimiser state, meta); or None."""
     config_path = os.path.join(run_dir, "config.json")
     if resume:
         if not os.path.exists(config_path):
@@ -148,11 +142,12 @@ def _setup_run(dataset_path, cfg, run_dir, resume):
         last = os.path.join(run_dir, "last.h5")
         if not os.path.exists(last):
             return None
-        done = checkpoint.load(last)[2].get("epoch", 0)
+        params, opt, meta = checkpoint.load(last, dict(model.param_shapes(F, cfg)))
+        done = meta.get("epoch", 0)
         if done > cfg.epochs:
             raise UserError(f"cannot resume with --epochs {cfg.epochs}: {run_dir} has trained {done} epochs already; "
                             f"give --epochs {done} or more")
-        return last
+        return last, params, opt, meta
     if os.path.exists(os.path.join(run_dir, "last.h5")):
         raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another -o")
     return None
@@ -181,8 +176,8 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True):
 def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_set):
     from .network import Network
     F, L = attrs["frame_size"], attrs["seq_len"]
-    ckpt_path = _setup_run(dataset_path, cfg, run_dir, resume)
-    if resume and ckpt_path is None:
+    ckpt = _setup_run(dataset_path, cfg, run_dir, resume, F)
+    if resume and ckpt is None:
         print(f"{run_dir} has no last.h5 (stopped before its first checkpoint): training it from the start",
               file=sys.stderr)
     public = {k: v for k, v in attrs.items() if k not in ("splits", "split_problems", "shape")}
@@ -197,19 +192,18 @@ def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_s
     base = read_json(base_path, ("zero", "last_frame", "linear"))
 
     params = model.init_params(F, cfg, np.random.default_rng(cfg.seed))
-    shapes = {k: v.shape for k, v in params.items()}
     pos = {"step": 0, "epoch": 0, "batch": 0, "epoch_sse": 0.0, "epoch_batches": 0, "best_dev": float("inf"),
            "seconds": 0.0, "samples": 0}
     net = Network(F, L, cfg, params)
-    if ckpt_path:
-        p, opt, meta = checkpoint.load(ckpt_path, shapes)
+    if ckpt:
+        _, p, opt, meta = ckpt
         net.load(p, opt)
         pos.update({k: meta[k] for k in pos if k in meta})
     # Without a checkpoint the run starts at step 0: rows of an earlier start are dropped, not repeated.
     log = Log(os.path.join(run_dir, "log.csv"), keep_until_step=pos["step"])
     scheme = ShuffledScheme(train_set.num_examples, cfg.batch_size, cfg.seed)
     samples_per_example = L * F
-    last_good = ckpt_path
+    last_good = ckpt[0] if ckpt else None
 
     def save(name):
         meta = dict(pos, rng_seed=cfg.seed, cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, frame_size=F)
