@@ -17,6 +17,7 @@ setup(
         "soundfile>=0.12,<0.15",
         "tqdm>=4.60,<5",
         "matplotlib>=3.7,<4",
+        "pyloudnorm>=0.1.1,<0.3",  # ITU-R BS.1770 loudness of generated clips
         "pytensor>=3.0,<4",
         "jax>=0.7,<0.11",
         "jaxlib>=0.7,<0.11",

@@ -1,10 +1,16 @@
 """Time one training step (forward + backward + update) of rnnsound against PyTorch, side by side.
 
-Model: Linear(F->256), 2-layer GRU(256), Linear(256->F), MSE, batch 128, L=100; float32.
+Model: Linear(F->256), 2-layer GRU(256) (or LSTM with --cell lstm), Linear(256->F), MSE, batch 128,
+L=100; float32.
 rnnsound: the blog's RMSProp + step clipping, on each PyTensor backend asked for (one process each).
 PyTorch: nn.Linear + nn.GRU + nn.Linear, RMSprop(lr 0.002, alpha 0.95) + gradient-norm clipping,
 torch.set_num_threads(os.cpu_count()) (the same cores JAX/XLA uses). nn.GRU applies the reset
 gate after the recurrent product (Blocks applies it before): the same cost, a different cell.
+nn.LSTM has no peepholes (Blocks' LSTM has three H-vectors of them): the same matrix products.
+
+Each line also gives the step's arithmetic rate (GFLOP/s: 3x the forward pass's matrix-product
+flops, the usual forward + backward count) and its share of this machine's float32 GEMM rate,
+measured in the same process: a 2048 x 2048 product through numpy and through XLA, the better one.
 
 Calls are interleaved (ours, torch, ours, torch, ...) in one process so both see the same machine
 load, and the ratio of medians is reported: ratio > 1 means rnnsound is faster. The first call of each
@@ -12,7 +18,10 @@ compiled function is reported separately as compile time.
 
   python benchmarks/train_step.py                      # F = 40, 1000, 4000; jax and c
   python benchmarks/train_step.py --backends jax,c,numba --frames 40
+  python benchmarks/train_step.py --cell lstm          # against nn.LSTM
   python benchmarks/train_step.py --memory             # peak memory at F=40, L=10000 (subprocess)
+  python benchmarks/train_step.py --output mse,gmm,mulaw --frames 40 --backends jax
+                                                       # output heads, interleaved with mse: "x mse" ratios
 """
 import argparse
 import os
@@ -26,18 +35,41 @@ import numpy as np
 B, L, H = 128, 100, 256
 
 
-def rnnsound_step(F, backend, seq_len=L):
+def step_flops(F, cell, seq_len=L):
+    """Matrix-product flops of one training step: 3 x forward (input map, per layer its input and
+    recurrent maps, output map)."""
+    k = 3 if cell == "gru" else 4
+    forward = 2 * B * seq_len * (F * H + 2 * (H * k * H + H * k * H) + H * F)
+    return 3 * forward
+
+
+def gemm_rate(n=2048, repeats=5):
+    """GFLOP/s of an n x n float32 matrix product, the better of numpy and XLA (this process's threads)."""
+    import jax
+    import jax.numpy as jnp
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    ja = jnp.asarray(a)
+    product = jax.jit(lambda x: x @ x)
+    product(ja).block_until_ready()
+    best = {}
+    for name, fn in (("numpy", lambda: a @ a), ("xla", lambda: product(ja).block_until_ready())):
+        fn()
+        best[name] = 2 * n ** 3 / min(timed(fn) for _ in range(repeats)) / 1e9
+    return max(best.values()), best
+
+
+def rnnsound_step(F, backend, seq_len=L, output="mse", mixtures=4, cell="gru"):
     from rnnsound import model
     from rnnsound.config import TrainConfig
     from rnnsound.network import Network
-    cfg = TrainConfig(hidden=H, backend=backend)
+    cfg = TrainConfig(hidden=H, backend=backend, output=output, mixtures=mixtures, cell=cell)
     net = Network(F, seq_len, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
     x = np.random.default_rng(1).standard_normal((B, seq_len, F)).astype(np.float32) * 0.3
     y = np.roll(x, -1, axis=1)
     return lambda: net.train_step(x, y, 0.002), net
 
 
-def torch_step(F):
+def torch_step(F, cell="gru"):
     import torch
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
@@ -45,7 +77,8 @@ def torch_step(F):
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.inp, self.gru, self.out = torch.nn.Linear(F, H), torch.nn.GRU(H, H, 2, batch_first=True), torch.nn.Linear(H, F)
+            rnn = torch.nn.GRU if cell == "gru" else torch.nn.LSTM
+            self.inp, self.gru, self.out = torch.nn.Linear(F, H), rnn(H, H, 2, batch_first=True), torch.nn.Linear(H, F)
 
         def forward(self, x):
             return self.out(self.gru(self.inp(x))[0])
@@ -71,35 +104,47 @@ def timed(fn):
     return time.perf_counter() - t
 
 
-def compare_one(F, backend, repeats):
-    """Interleaved timing of one backend against PyTorch at frame size F, in this process."""
-    ours, _ = rnnsound_step(F, backend)
-    first = timed(ours)  # compile + one step
-    steps = {"ours": ours}
-    try:
-        steps["torch"] = torch_step(F)
-        steps["torch"]()
-    except ImportError:
-        print("PyTorch not installed (pip install torch==2.13.0): timing rnnsound only", file=sys.stderr)
+def compare_one(F, backend, repeats, outputs=("mse",), mixtures=4, cell="gru"):
+    """Interleaved timing of one backend against PyTorch at frame size F, in this process; with
+    other output heads than mse, each head is timed against the mse head instead."""
+    steps, first = {}, {}
+    for o in outputs:
+        steps[o] = rnnsound_step(F, backend, output=o, mixtures=mixtures, cell=cell)[0]
+        first[o] = timed(steps[o])  # compile + one step
+    if outputs == ("mse",):
+        try:
+            steps["torch"] = torch_step(F, cell)
+            steps["torch"]()
+        except ImportError:
+            print("PyTorch not installed (pip install torch==2.13.0): timing rnnsound only", file=sys.stderr)
     times = {k: [] for k in steps}
     for _ in range(repeats):
         for k, fn in steps.items():
             times[k].append(timed(fn))
     med = {k: float(np.median(v)) for k, v in times.items()}
-    line = f"F={F:5d} {backend:6s} step {med['ours']:.3f} s ({B * L * F / med['ours'] / 1e6:6.2f} M samples/s), " \
-           f"compile {first - med['ours']:.1f} s"
-    if "torch" in med:
-        line += f"; torch {med['torch']:.3f} s; ratio {med['torch'] / med['ours']:.2f}"
-    print(line, flush=True)
+    for o in outputs:
+        head = "" if outputs == ("mse",) else f"{o + (f' K={mixtures}' if o == 'gmm' else ''):9s} "
+        line = f"F={F:5d} {backend:6s} {head}step {med[o]:.3f} s ({B * L * F / med[o] / 1e6:6.2f} M samples/s), " \
+               f"compile {first[o] - med[o]:.1f} s"
+        if "torch" in med:
+            line += f"; torch {med['torch']:.3f} s; ratio {med['torch'] / med[o]:.2f}"
+        if "mse" in med and o != "mse":
+            line += f"; {med[o] / med['mse']:.2f}x the mse step"
+        if o == "mse":
+            rate, _ = gemm_rate()
+            achieved = step_flops(F, cell) / med[o] / 1e9
+            line += f"; {achieved:.0f} GFLOP/s = {100 * achieved / rate:.0f}% of GEMM ({rate:.0f} GFLOP/s)"
+        print(f"{cell} " + line, flush=True)
 
 
-def compare(frames, backends, repeats):
+def compare(frames, backends, repeats, outputs=("mse",), mixtures=4, cell="gru"):
     """One subprocess per (F, backend): PyTensor graphs compiled for two backends in one process
     interfere (rewrites of one leave ops the other cannot convert), and each gets a cold start."""
     for F in frames:
         for b in backends:
             code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
-                    f"from train_step import compare_one; compare_one({F}, {b!r}, {repeats})")
+                    f"from train_step import compare_one; compare_one({F}, {b!r}, {repeats}, {tuple(outputs)!r}, {mixtures}, "
+                    f"{cell!r})")
             subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)
 
 
@@ -121,11 +166,19 @@ def main():
     p.add_argument("--backends", default="jax,c", help="PyTensor backends: jax, c, numba (default %(default)s)")
     p.add_argument("--repeats", type=int, default=7, help="timed calls of each (default %(default)s)")
     p.add_argument("--memory", action="store_true", help="only measure peak memory at F=40, L=10000")
+    p.add_argument("--output", default="mse", help="output heads, e.g. mse,gmm,mulaw: each timed against mse "
+                   "instead of PyTorch (default %(default)s)")
+    p.add_argument("--mixtures", type=int, default=4, help="components of the gmm head (default %(default)s)")
+    p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="recurrent cell (default %(default)s)")
     args = p.parse_args()
     if args.memory:
         memory(40, 10000, args.backends.split(",")[0])
         return
-    compare([int(f) for f in args.frames.split(",")], args.backends.split(","), args.repeats)
+    outputs = tuple(args.output.split(","))
+    if outputs != ("mse",) and "mse" not in outputs:
+        outputs = ("mse",) + outputs
+    compare([int(f) for f in args.frames.split(",")], args.backends.split(","), args.repeats, outputs, args.mixtures,
+            args.cell)
 
 
 if __name__ == "__main__":

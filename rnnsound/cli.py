@@ -82,14 +82,19 @@ def _train(args):
 
 def _generate(args):
     import os
-    from .generate import generate
+    from .generate import clip_paths, generate_clips
     out = args.output or os.path.join(args.run_dir, "samples", f"{args.mode}_{args.seed_split}{args.seed_index}.wav")
-    m = generate(args.run_dir, out, args.mode, args.seconds, args.seed_index, args.seed_split, args.checkpoint,
-                 progress=not args.quiet, sample_rate=args.sample_rate)
-    print(f"wrote {out} ({m['seconds']:.1f} s, {args.mode}): fade ratio {m['fade_ratio']:.3g} (last 5 s RMS / seed RMS), "
-          f"clipped {100 * m['clipped_fraction']:.2f}%, tick score {m['tick_score']:.2f}, spectral distance "
-          f"{m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
-          f"copied {100 * m['copy_fraction']:.1f}% of those")
+    clips = generate_clips(args.run_dir, out, args.mode, args.seconds, args.seed_index, args.seed_split,
+                           args.checkpoint, progress=not args.quiet, sample_rate=args.sample_rate,
+                           temperature=args.temperature, sampling_seed=args.sampling_seed, count=args.count)
+    for path, m in zip(clip_paths(out, args.count), clips):
+        drawn = f", {m['output_head']} head at temperature {m['temperature']:g}"
+        print(f"wrote {path} ({m['seconds']:.1f} s, {args.mode}{drawn}): fade ratio {m['fade_ratio']:.3g} (last 5 s "
+              f"RMS / seed RMS), loudness within {m['loudness_max_deviation_db']:.1f} dB of the seed's, spectral "
+              f"flatness {m['spectral_flatness']:.3g} (song {m['song_spectral_flatness']:.3g}), clipped "
+              f"{100 * m['clipped_fraction']:.2f}%, tick score {m['tick_score']:.2f}, spectral distance "
+              f"{m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
+              f"copied {100 * m['copy_fraction']:.1f}% of those")
 
 
 def _demo(args):
@@ -194,6 +199,11 @@ def build_parser():
     gp.add_argument("--checkpoint", choices=("best", "last"), default="best", help="weights to load (default best)")
     gp.add_argument("--sample-rate", type=int, help="Hz of the output, for a dataset that records none (a plain "
                     "Fuel file); ours record theirs")
+    gp.add_argument("--temperature", type=float, help="scales the draws from the output head: 0 = its mean "
+                    "(deterministic), 1 = its distribution (default: 1, or 0 for the blog's mse head)")
+    gp.add_argument("--sampling-seed", type=int, default=0, help="fixes the draws: same seed, same audio (default 0)")
+    gp.add_argument("--count", type=int, default=1, help="clips made side by side in one compiled call: clip i "
+                    "seeds from example SEED_INDEX+i and draws with SAMPLING_SEED+i, written as OUT_i.wav (default 1)")
     gp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     gp.set_defaults(func=_generate)
 

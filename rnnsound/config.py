@@ -65,13 +65,16 @@ class TrainConfig:
     bptt_chunk: int = 0           # frames per backprop chunk (exact gradient, less memory); 0 = auto
     memory_gb: float = 8.0        # GUESS: budget for stored activations that picks bptt_chunk
     backend: str = "jax"          # PyTensor linker; chosen on measurement (README, benchmarks/)
+    output: str = "mse"           # output head (rnnsound.heads): blog "mse"; "gmm" and "mulaw" go beyond it
+    mixtures: int = 4             # GUESS: Gaussian components of output=gmm (each F means and F scales)
+    input_noise: float = 0.0      # std of Gaussian noise on training inputs (normalised units); blog: none
 
     def validate(self):
         for name, lo, hi in (("hidden", 1, 16384), ("layers", 1, 64), ("batch_size", 1, 10 ** 6), ("epochs", 0, 10 ** 6),
                              ("seed", 0, 2 ** 32 - 1), ("bptt_chunk", 0, 10 ** 7)):
             _in_range(self, name, lo, hi)
         choices = {"cell": ("gru", "lstm"), "recur_axis": ("time", "batch"),
-                   "optimizer": ("rmsprop", "adam"), "backend": ("jax", "c", "numba")}
+                   "optimizer": ("rmsprop", "adam"), "backend": ("jax", "c", "numba"), "output": ("mse", "gmm", "mulaw")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
@@ -84,6 +87,8 @@ class TrainConfig:
         _in_range(self, "lr_decay", 0.0, 1.0, note=" (the learning rate is multiplied by it after every epoch)",
                   open_low=True)
         _in_range(self, "memory_gb", 0.0, 10 ** 4, open_ends=True)
+        _in_range(self, "mixtures", 1, 256)
+        _in_range(self, "input_noise", 0.0, 10.0)
         return self
 
 

@@ -219,7 +219,7 @@ def _child(spec):
     run_dir = os.path.join(spec["out_dir"], "runs", spec["name"])
     try:
         run_one(spec["name"], spec["overrides"], song_from_json(spec["song"]), spec["out_dir"], progress=True,
-                clip_seconds=spec["clip_seconds"])
+                clip_seconds=spec["clip_seconds"], temperatures=tuple(spec.get("temperatures", [None])))
     except Interrupted as e:
         print(f"stopped: {e}", flush=True)
         return e.exit_code
@@ -233,7 +233,7 @@ def _child(spec):
 
 # --- the sweep ---------------------------------------------------------------------------------
 
-def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True):
+def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temperatures=(None,)):
     """Every (name, overrides) of `runs` on the Dask cluster of `opts`; returns their summaries."""
     from dask.distributed import wait
     from tqdm import tqdm
@@ -256,7 +256,7 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True):
                 prepares[data] = client.submit(prepare_task, song_json, data, data_over,
                                                key=f"prepare-{os.path.basename(data)}", retries=opts.retries)
             spec = {"name": name, "overrides": overrides, "song": song_json, "out_dir": os.path.abspath(out_dir),
-                    "clip_seconds": clip_seconds, "threads": threads}
+                    "clip_seconds": clip_seconds, "temperatures": list(temperatures), "threads": threads}
             futures.append(client.submit(run_task, spec, prepares[data], key=f"run-{name}", retries=opts.retries,
                                          resources=resources, pure=False))
         names = {f.key: name for (name, _), f in zip(runs, futures)}

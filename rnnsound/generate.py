@@ -19,22 +19,22 @@ de-normalised to the song's scale and written as 16-bit PCM WAV at the dataset's
 `<name>.metrics.json` (rnnsound.metrics) and `<name>.png` (waveform and spectrogram) beside it.
 """
 import dataclasses
+import functools
 import math
 import os
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.mode import get_mode
 
-from . import audio, checkpoint, metrics, model, plots
+from . import audio, checkpoint, heads, metrics, model, plots
 from .atomic import check_writable
 from .config import TrainConfig, from_dict
 from .dataset import denormalise
 from .errors import UserError
-from .network import MODES
+from .network import compile_mode
 from .streams import SongDataset, norm_of, read_attrs
-from .train import read_json, write_json
+from .train import read_json, read_log, write_json
 
 GENERATION_MODES = ("blog", "window", "stateful")
 MAX_SECONDS = 3600
@@ -65,56 +65,152 @@ def load_run(run_dir, which="best"):
     return cfg, params, data_path, attrs
 
 
-def compile_generator(params, cfg, F, L, n_frames, mode):
-    """A compiled function seed (L, F) -> (n_frames, F) generated frames, for one mode."""
+def compile_generator(params, cfg, F, L, n_frames, mode, temperature=0.0, sigma=0.0, count=None):
+    """A compiled function for one mode: seed (L, F) -> (n_frames, F) generated frames; with
+    `count` N, N clips side by side in one call: seeds (N, L, F) -> (N, n_frames, F).
+
+    At temperature 0 each frame is the head's mean (rnnsound.heads). Above it, frames are drawn
+    from the head and the function takes a second argument, the draws' noise: (n_frames, NW) for
+    stateful and window, (n_frames, L, NW) for blog, whose every step samples a whole window
+    (NW = heads.noise_width); with `count`, (n_frames, N, ...). `sigma` is the mse head's scale.
+    The clips of a batch are independent, except under the committed-code bug (recur_axis=batch),
+    whose recurrence runs across the examples of a batch: `generate` makes those one at a time."""
+    N = count or 1
     p = {k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()}
-    seed = pt.matrix("seed", dtype="float32", shape=(L, F))
+    seeds = pt.tensor3("seeds", dtype="float32", shape=(N, L, F))
+    nw = heads.noise_width(F, cfg)
+    noise = pt.tensor("noise", dtype="float32", shape=(n_frames, N, L, nw) if mode == "blog" else (n_frames, N, nw))
+    sampled = temperature > 0
+    linker_mode = compile_mode(cfg.backend)
+
+    def draw(out, z):
+        """(n, O) head outputs and (n, NW) noise (None at temperature 0) -> (n, F) frames."""
+        return heads.sample(out, z, F, cfg, temperature, sigma)
+
+    def draw_windows(out, z):
+        """(N, L, O) head outputs and (N, L, NW) noise -> (N, L, F): every frame of every window."""
+        frames = draw(out.reshape((N * L, -1)), None if z is None else z.reshape((N * L, nw)))
+        return frames.reshape((N, L, F))
+
+    def loop(step, outputs_info):
+        """scan over the frames after the first, reading one noise slice per step when sampling."""
+        if sampled:
+            return pytensor.scan(step, sequences=[noise[1:]], outputs_info=outputs_info, return_updates=False,
+                                 mode=linker_mode)
+        return pytensor.scan(functools.partial(step, None), outputs_info=outputs_info, n_steps=n_frames - 1,
+                             return_updates=False, mode=linker_mode)
+
     if mode == "stateful":
         cfg = dataclasses.replace(cfg, recur_axis="time")
-    pred, states = model.predict_batch(p, seed[None], cfg)
-    first = pred[0, -1]                                                    # (F,)
+    out, states = model.predict_batch(p, seeds, cfg)                          # (N, L, O)
+    z0 = noise[0] if sampled else None
+    if mode == "blog":
+        start = draw_windows(out, z0)                                        # (N, L, F): the whole predictions
+        first = start[:, -1]
+    else:
+        first = draw(out[:, -1], z0)                                         # (N, F)
     if n_frames == 1:
-        rest = pt.zeros((0, F), dtype="float32")
+        rest = pt.zeros((0, N, F), dtype="float32")
     elif mode == "stateful":
         names = model.state_names(cfg.cell, cfg.layers)
 
-        def one(frame, *carried):
-            out, new = model.step(p, frame[None], dict(zip(names, carried)), cfg)
-            return [out[0]] + [new[n] for n in names]
-        outs = pytensor.scan(one, outputs_info=[first] + [states[n] for n in names], n_steps=n_frames - 1,
-                             return_updates=False)
-        rest = outs[0]
+        def one(z, frame, *carried):
+            o, new = model.step(p, frame, dict(zip(names, carried)), cfg)
+            return [draw(o, z)] + [new[n] for n in names]
+        rest = loop(one, [first] + [states[n] for n in names])[0]
     else:
-        def again(window):
-            window = pt.specify_shape(window, (L, F))  # JAX needs the static shape inside the loop
-            nxt = model.predict_batch(p, window[None], cfg)[0][0]          # (L, F)
-            new = nxt if mode == "blog" else pt.concatenate([window[1:], nxt[-1:]], axis=0)
-            return new, nxt[-1]
-        start = pred[0] if mode == "blog" else pt.concatenate([seed[1:], first[None]], axis=0)
-        _, rest = pytensor.scan(again, outputs_info=[start, None], n_steps=n_frames - 1, return_updates=False)
-    frames = pt.concatenate([first[None], rest], axis=0)
-    return pytensor.function([seed], frames, mode=get_mode(MODES[cfg.backend]))
+        def again(z, window):
+            window = pt.specify_shape(window, (N, L, F))  # JAX needs the static shape inside the loop
+            o = model.predict_batch(p, window, cfg)[0]                        # (N, L, O)
+            if mode == "blog":
+                nxt = draw_windows(o, z)                                      # (N, L, F)
+                return nxt, nxt[:, -1]
+            nxt = draw(o[:, -1], z)                                           # (N, F)
+            return pt.concatenate([window[:, 1:], nxt[:, None]], axis=1), nxt
+        start = start if mode == "blog" else pt.concatenate([seeds[:, 1:], first[:, None]], axis=1)
+        rest = loop(again, [start, None])[1]
+    frames = pt.concatenate([first[None], rest], axis=0).dimshuffle(1, 0, 2)  # (N, n_frames, F)
+    fn = pytensor.function([seeds, noise] if sampled else [seeds], frames, mode=linker_mode)
+    if count is not None:
+        return fn
+    if sampled:
+        return lambda seed, z: fn(np.asarray(seed)[None], np.asarray(z)[:, None])[0]
+    return lambda seed: fn(np.asarray(seed)[None])[0]
 
 
-def generate_frames(params, cfg, seed, n_frames, mode):
-    """seed (L, F) normalised -> (n_frames, F) generated frames, normalised."""
-    L, F = seed.shape
-    fn = compile_generator(params, cfg, F, L, n_frames, mode)
-    return np.asarray(fn(np.asarray(seed, np.float32)))
+def generate_frames(params, cfg, seeds, n_frames, mode, temperature=0.0, sampling_seed=0, sigma=0.0):
+    """seed (L, F) normalised -> (n_frames, F) generated frames, normalised; or seeds (N, L, F) ->
+    (N, n_frames, F), N clips in one compiled call. Above temperature 0 clip i draws from numpy's
+    Generator seeded with `sampling_seed + i`: same seed, same frames, whatever the batch."""
+    seeds = np.asarray(seeds, np.float32)
+    if seeds.ndim == 2:
+        return generate_frames(params, cfg, seeds[None], n_frames, mode, temperature, sampling_seed, sigma)[0]
+    N, L, F = seeds.shape
+    if cfg.recur_axis == "batch" and mode != "stateful" and N > 1:  # its recurrence would mix the clips
+        return np.stack([generate_frames(params, cfg, s, n_frames, mode, temperature, sampling_seed + i, sigma)
+                         for i, s in enumerate(seeds)])
+    fn = compile_generator(params, cfg, F, L, n_frames, mode, temperature, sigma, count=N)
+    if temperature == 0:
+        return np.asarray(fn(seeds))
+    shape = (n_frames, L) if mode == "blog" else (n_frames,)
+    noise = np.stack([heads.draw_noise(np.random.default_rng(sampling_seed + i), shape, F, cfg) for i in range(N)],
+                     axis=1)                                                   # (n_frames, N, ...)
+    return np.asarray(fn(seeds, noise))
+
+
+def head_scale(run_dir, cfg, which):
+    """The mse head's Gaussian scale for sampling: the root dev MSE at the checkpoint's epoch."""
+    if cfg.output != "mse":
+        return 0.0
+    _, _, meta = checkpoint.load(os.path.join(run_dir, f"{which}.h5"))
+    rows = [r for r in read_log(os.path.join(run_dir, "log.csv")) if r["kind"] == "epoch"]
+    at = [r for r in rows if int(r["epoch"]) == meta.get("epoch")] or rows[-1:]
+    if not at:
+        raise UserError(f"{run_dir}/log.csv has no epoch row for the mse head's dev variance; "
+                        "generate with --temperature 0")
+    return float(np.sqrt(float(at[0]["dev_mse"])))
+
+
+def default_temperature(cfg):
+    """0 (the mean: the blog's deterministic generation) for mse; 1 (the head's distribution) otherwise."""
+    return 0.0 if cfg.output == "mse" else 1.0
 
 
 def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_split="dev", which="best", progress=True,
-             sample_rate=None):
+             sample_rate=None, temperature=None, sampling_seed=0):
     """Write `output` (WAV) and its metrics and picture; returns the metrics dict. `sample_rate`
-    is needed only for a dataset that records none (a plain Fuel file)."""
+    is needed only for a dataset that records none (a plain Fuel file). `temperature` None: the
+    head's default (default_temperature)."""
+    return generate_clips(run_dir, output, mode, seconds, seed_index, seed_split, which, progress, sample_rate,
+                          temperature, sampling_seed)[0]
+
+
+def clip_paths(output, count):
+    """`output` for one clip; OUT_0.wav ... OUT_{count-1}.wav for several."""
+    return [output] if count == 1 else [f"{output[:-4]}_{i}.wav" for i in range(count)]
+
+
+def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_split="dev", which="best",
+                   progress=True, sample_rate=None, temperature=None, sampling_seed=0, count=1):
+    """`count` clips in one compiled call (clip_paths names them): clip i is seeded by example
+    seed_index + i of the split (wrapping around) and drawn with sampling seed sampling_seed + i,
+    so each equals the clip a single generation with those two seeds makes. Returns their metrics."""
     if mode not in GENERATION_MODES:
         raise UserError(f"unknown mode {mode!r}; use one of {', '.join(GENERATION_MODES)}")
     if not (0 < seconds <= MAX_SECONDS):
         raise UserError(f"--seconds must be between 0 and {MAX_SECONDS}, got {seconds}")
     if not output.lower().endswith(".wav"):
         raise UserError(f"output {output} must end in .wav")
+    if temperature is not None and not (0 <= temperature <= 100):
+        raise UserError(f"--temperature must be between 0 and 100, got {temperature}")
+    if not 0 <= sampling_seed < 2 ** 63:
+        raise UserError(f"--sampling-seed must be a non-negative integer, got {sampling_seed}")
+    if not 1 <= count <= 1024:
+        raise UserError(f"--count must be between 1 and 1024, got {count}")
     check_writable(output)
     cfg, params, data_path, attrs = load_run(run_dir, which)
+    temperature = default_temperature(cfg) if temperature is None else temperature
+    sigma = head_scale(run_dir, cfg, which) if temperature > 0 else 0.0
     split = SongDataset(data_path, seed_split, load_in_memory=False)
     if not 0 <= seed_index < split.num_examples:
         raise UserError(f"--seed-index {seed_index} is out of range: the {seed_split} split has examples "
@@ -125,19 +221,26 @@ def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_spli
     if attrs["sample_rate"] and sample_rate and sample_rate != attrs["sample_rate"]:
         raise UserError(f"--sample-rate {sample_rate} contradicts the dataset's {attrs['sample_rate']} Hz; leave it out")
     n_samples = int(round(seconds * rate))
-    seed = split.get([seed_index])[0][0]                                     # (L, F) normalised
-    frames = generate_frames(params, cfg, seed, math.ceil(n_samples / F), mode)
-    out = denormalise(frames.reshape(-1)[:n_samples], norm)
-    seed_audio = denormalise(seed.reshape(-1), norm)
+    indices = [(seed_index + i) % split.num_examples for i in range(count)]
+    seeds = np.stack([split.get([i])[0][0] for i in indices])                # (count, L, F) normalised
+    frames = generate_frames(params, cfg, seeds, math.ceil(n_samples / F), mode, temperature, sampling_seed, sigma)
     train = SongDataset(data_path, "train", load_in_memory=False)
     idx = np.linspace(0, train.num_examples - 1, min(train.num_examples, 2000)).astype(int)
     train_frames = denormalise(train.get(np.unique(idx))[0].reshape(-1, F), norm)
-    m = metrics.measure(out, seed_audio, metrics.log_spectrum(train_frames.reshape(-1), rate), train_frames, F, rate)
-    m.update({"mode": mode, "seed_index": seed_index, "seed_split": seed_split, "checkpoint": which,
-              "run_dir": os.path.abspath(run_dir)})
-    stem = output[:-4]
-    audio.write_wav(output, out, rate)
-    write_json(stem + ".metrics.json", m)
-    title = f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}"
-    plots.audio_picture(seed_audio, out, rate, stem + ".png", title)
-    return m
+    song_spectrum = metrics.log_spectrum(train_frames.reshape(-1), rate)
+    results = []
+    for i, path in enumerate(clip_paths(output, count)):
+        out = denormalise(frames[i].reshape(-1)[:n_samples], norm)
+        seed_audio = denormalise(seeds[i].reshape(-1), norm)
+        m = metrics.measure(out, seed_audio, song_spectrum, train_frames, F, rate)
+        m.update({"mode": mode, "seed_index": indices[i], "seed_split": seed_split, "checkpoint": which,
+                  "output_head": cfg.output, "temperature": temperature, "sampling_seed": sampling_seed + i,
+                  "run_dir": os.path.abspath(run_dir)})
+        stem = path[:-4]
+        audio.write_wav(path, out, rate)
+        write_json(stem + ".metrics.json", m)
+        title = f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}" + \
+            (f" (temperature {temperature:g})" if temperature else "")
+        plots.audio_picture(seed_audio, out, rate, stem + ".png", title)
+        results.append(m)
+    return results

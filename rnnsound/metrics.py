@@ -13,12 +13,23 @@ All in the song's original scale (floats, 1.0 = full scale) unless said otherwis
   frame of the training split, relative to the training frames' RMS; copy_fraction = share of
   the audible output frames (RMS above 10% of the training frames') within 5% of a training
   frame (is it replaying the song?). Silence is not counted as a copy of the song's quiet parts.
+- loudness_per_second_lufs: ITU-R BS.1770 integrated loudness of each whole second (pyloudnorm),
+  floored at -70 LUFS (the standard's absolute gate: silence reads -70, not -inf);
+  seed_loudness_lufs: the seed's, measured with one block of its whole length when it is shorter
+  than the standard's 400 ms block; loudness_max_deviation_db: the largest |second - seed| in dB
+  (LU), the measure of "keeps playing at the seed's level";
+- spectral_flatness / song_spectral_flatness: geometric over arithmetic mean of the average
+  (Welch) power spectrum of the output / of the training part of the song: near 1 for white
+  noise, near 0 for tones, so that hiss is not mistaken for music.
 """
 import numpy as np
+import pyloudnorm
 import scipy.signal
 
 COPY_THRESHOLD = 0.05   # nearest-frame distance, relative to the training frames' RMS
 AUDIBLE = 0.1           # frame RMS, relative to the training frames' RMS
+LUFS_FLOOR = -70.0      # BS.1770's absolute gate
+BLOCK_SECONDS = 0.4     # BS.1770's gating block
 
 
 def rms(x):
@@ -37,6 +48,28 @@ def tick_score(x, F):
     at_boundary[F - 1::F] = True  # d[k] = x[k+1] - x[k]; k = F-1 crosses from frame 0 to 1
     inside = d[~at_boundary].mean()
     return float(d[at_boundary].mean() / inside) if inside > 0 else float("inf")
+
+
+def loudness(x, rate):
+    """BS.1770 integrated loudness in LUFS, floored at LUFS_FLOOR; clips shorter than a block are
+    measured as one block of their own length."""
+    x = np.asarray(x, np.float64)
+    block = min(BLOCK_SECONDS, len(x) / rate)
+    if block <= 0:
+        return LUFS_FLOOR
+    with np.errstate(divide="ignore"):  # silence: log10(0) = -inf, floored below
+        value = pyloudnorm.Meter(rate, block_size=block).integrated_loudness(x)
+    return float(max(value, LUFS_FLOOR))
+
+
+def loudness_per_second(x, rate):
+    return [loudness(x[i * rate:(i + 1) * rate], rate) for i in range(len(x) // rate)]
+
+
+def flatness(spectrum_db):
+    """Geometric over arithmetic mean of a power spectrum given in dB."""
+    p = 10 ** (np.asarray(spectrum_db, np.float64) / 10)
+    return float(np.exp(np.mean(np.log(p))) / np.mean(p))
 
 
 def log_spectrum(x, rate, nperseg=1024):
@@ -68,6 +101,8 @@ def measure(output, seed, song_spectrum, train_frames, F, rate):
     near = nearest_frames(frames, train_frames) / scale
     audible = np.sqrt(np.mean(np.asarray(frames, np.float64) ** 2, axis=1)) > AUDIBLE * scale
     last = output[-5 * rate:]
+    spectrum = log_spectrum(output, rate)
+    per_second, seed_lufs = loudness_per_second(output, rate), loudness(seed, rate)
     return {
         "seconds": len(output) / rate,
         "rms_per_second": rms_per_second(output, rate),
@@ -75,7 +110,12 @@ def measure(output, seed, song_spectrum, train_frames, F, rate):
         "fade_ratio": rms(last) / max(rms(seed), 1e-12),
         "clipped_fraction": float(np.mean(np.abs(output) >= 0.999)),
         "tick_score": tick_score(output, F),
-        "spectral_distance_db": float(np.sqrt(np.mean((log_spectrum(output, rate) - song_spectrum) ** 2))),
+        "spectral_distance_db": float(np.sqrt(np.mean((spectrum - song_spectrum) ** 2))),
+        "loudness_per_second_lufs": per_second,
+        "seed_loudness_lufs": seed_lufs,
+        "loudness_max_deviation_db": max((abs(v - seed_lufs) for v in per_second), default=0.0),
+        "spectral_flatness": flatness(spectrum),
+        "song_spectral_flatness": flatness(song_spectrum),
         "nearest_train_rms_median": float(np.median(near)),
         "audible_fraction": float(np.mean(audible)),
         "copy_fraction": float(np.mean(near[audible] < COPY_THRESHOLD)) if audible.any() else 0.0,

@@ -23,7 +23,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from . import cells
+from . import cells, heads
 
 pytensor.config.floatX = "float32"
 
@@ -49,7 +49,8 @@ def param_shapes(F, cfg):
             shapes += [(f"l{i}_Ug", (H, 2 * H)), (f"l{i}_U", (H, H))]
         else:
             shapes += [(f"l{i}_U", (H, 4 * H)), (f"l{i}_pi", (H,)), (f"l{i}_pf", (H,)), (f"l{i}_po", (H,))]
-    return shapes + [("out_W", (H, F)), ("out_b", (F,))]
+    width = heads.width(F, cfg)  # F for the blog's mse head
+    return shapes + [("out_W", (H, width)), ("out_b", (width,))]
 
 
 def init_params(F, cfg, rng):
@@ -82,7 +83,7 @@ def input_map(p, x):
 
 
 def output_map(p, h):
-    """(..., H) top-layer states -> (..., F) predicted next frames."""
+    """(..., H) top-layer states -> (..., O) head outputs, O = heads.width (the frame for mse)."""
     return pt.dot(h, p["out_W"]) + p["out_b"]
 
 
@@ -118,7 +119,7 @@ def zero_states(cell, layers, width, H):
 
 
 def predict_batch(p, x, cfg, states=None):
-    """Symbolic (batch, L, F) -> (batch, L, F) predictions, and the final states.
+    """Symbolic (batch, L, F) -> (batch, L, O) head outputs (predictions for mse), final states.
 
     `states` default to zeros. x should have a static shape (x.type.shape) for the JAX backend.
     """
@@ -136,7 +137,7 @@ def mse(pred, target):
 
 
 def step(p, frame, states, cfg):
-    """One step of the whole network: frame (width, F) -> next-frame prediction, new states.
+    """One step of the whole network: frame (n, F) -> head outputs (n, O), new states.
 
     Used by generation, where each predicted frame is the next input.
     """

@@ -10,9 +10,11 @@ second shape), the functions it needs:
   keeps only the states at chunk boundaries, then each chunk, last first, is recomputed and
   back-propagated with the gradient flowing into its final states from the chunk after it
   (gradient checkpointing at chunk boundaries: ~1/3 more compute, memory of one chunk);
-- `sse(x, y)`: the summed squared error of a batch, chunked the same way.
+- `evaluate(x, y, sigma)`: a batch's summed loss, squared error of the head's mean and NLL in
+  bits (rnnsound.heads), chunked the same way; `sse(x, y)` the squared error alone.
 
-Batches are (batch, L, F) float32 arrays; the loss is the MSE over every sample of every frame.
+Batches are (batch, L, F) float32 arrays; the loss is the output head's (rnnsound.heads) per
+sample: the MSE over every sample of every frame for the blog's head.
 """
 import math
 
@@ -20,17 +22,38 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import get_mode
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.tensor.elemwise import CAReduce
 
-from . import model, optim
+from . import heads, model, optim
 
 MODES = {"jax": "JAX", "c": "CVM", "numba": "NUMBA"}
+
+
+@node_rewriter([CAReduce])
+def float32_accumulation(fgraph, node):
+    """PyTensor sums float32 in a float64 accumulator; JAX (without x64) truncates that astype to
+    float32 with a warning per reduction, so the float64 is dropped before it reaches JAX. The
+    numbers are unchanged (tested bit-identical): XLA accumulated in float32 either way."""
+    op = node.op
+    if getattr(op, "acc_dtype", None) == "float64" and node.inputs[0].dtype == "float32" == node.outputs[0].dtype:
+        return [op.clone(acc_dtype="float32")(*node.inputs)]
+    return None
+
+
+def compile_mode(backend):
+    """The PyTensor mode of a backend name (`TrainConfig.backend`)."""
+    mode = get_mode(MODES[backend])
+    return mode.register((in2out(float32_accumulation), 48.0)) if backend == "jax" else mode
 FLOATS_PER_STEP = {"gru": 13, "lstm": 18}  # stored activations per example, step and layer, in units of H
 
 
 def bytes_per_step(F, cfg, width):
     """Estimated bytes the gradient stores per recurrence step (4 MB at F=40, H=256, batch 128)."""
-    H = cfg.hidden
-    return 4 * width * (cfg.layers * FLOATS_PER_STEP[cfg.cell] * H + 3 * H + 5 * F)
+    H, O = cfg.hidden, heads.width(F, cfg)
+    # frames and targets (3F), the head's outputs and their gradient (2 O), and the likelihood
+    # heads' per-component or per-level intermediates (about as many again as their outputs)
+    return 4 * width * (cfg.layers * FLOATS_PER_STEP[cfg.cell] * H + 3 * H + 3 * F + 2 * O + (O if O != F else 0))
 
 
 def chunk_length(F, L, cfg):
@@ -50,12 +73,13 @@ class Network:
     def __init__(self, F, L, cfg, params):
         self.F, self.L, self.cfg = F, L, cfg
         self.chunk = chunk_length(F, L, cfg)
-        self.mode = get_mode(MODES[cfg.backend])
+        self.mode = compile_mode(cfg.backend)
         self.shared = {k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()}
         self.opt = optim.make_state(self.shared, cfg)
         self.names = model.state_names(cfg.cell, cfg.layers)
         self._fns = {}
         self.last_step_norm = float("nan")  # the last update's norm before step clipping
+        self.last_mse = float("nan")        # the last update's MSE of the head's mean
 
     # --- parameters and state, as plain arrays -----------------------------------------------
     def params(self):
@@ -86,37 +110,60 @@ class Network:
     def _state_vars(self, shape):
         return {n: pt.matrix(n, dtype="float32", shape=(self._width(shape), self.cfg.hidden)) for n in self.names}
 
-    def _compile(self, inputs, outputs, updates=None):
-        return pytensor.function(inputs, outputs, updates=updates, mode=self.mode, trust_input=True)
+    def _compile(self, inputs, outputs, updates=None, unused="raise"):
+        return pytensor.function(inputs, outputs, updates=updates, mode=self.mode, trust_input=True,
+                                 on_unused_input=unused)
 
     def _fused(self, shape):
+        """(x, y, lr) -> [loss, (mse of the head's mean,) step norm], updating in place."""
         def build():
             x, y = self._batch_vars(shape)
             lr = pt.scalar("lr", dtype="float32")
-            loss = model.mse(model.predict_batch(self.shared, x, self.cfg)[0], y)
+            out = model.predict_batch(self.shared, x, self.cfg)[0]
+            loss = heads.loss(out, y, self.F, self.cfg)
             grads = dict(zip(self.shared, pt.grad(loss, list(self.shared.values()))))
             ups, norm = optim.updates(self.shared, grads, self.opt, lr, self.cfg)
-            return self._compile([x, y, lr], [loss, norm], ups)
+            extra = [] if self.cfg.output == "mse" else [model.mse(heads.mean(out, self.F, self.cfg), y)]
+            return self._compile([x, y, lr], [loss, *extra, norm], ups)
         return self._function(("fused", shape), build)
 
+    def _sums(self, out, y):
+        """[loss sum, squared-error sum of the head's mean]: one term for mse, where they are equal."""
+        loss = heads.loss_sum(out, y, self.F, self.cfg)
+        return [loss] if self.cfg.output == "mse" else [loss, pt.sum(pt.sqr(heads.mean(out, self.F, self.cfg) - y))]
+
     def _advance(self, shape):
-        """(x, y, *states) -> [sse, *final states]: a chunk's forward pass."""
+        """(x, y, *states) -> [loss sum, (sse,) *final states]: a chunk's forward pass."""
         def build():
             x, y = self._batch_vars(shape)
             states = self._state_vars(shape)
-            pred, final = model.predict_batch(self.shared, x, self.cfg, states)
-            return self._compile([x, y, *states.values()], [pt.sum(pt.sqr(pred - y))] + [final[n] for n in self.names])
+            out, final = model.predict_batch(self.shared, x, self.cfg, states)
+            return self._compile([x, y, *states.values()], self._sums(out, y) + [final[n] for n in self.names])
         return self._function(("advance", shape), build)
 
+    def _evaluate(self, shape):
+        """(x, y, sigma, *states) -> [loss sum, sse, bits sum, *final states]: dev metrics of a chunk."""
+        def build():
+            x, y = self._batch_vars(shape)
+            sigma = pt.scalar("sigma", dtype="float32")
+            states = self._state_vars(shape)
+            out, final = model.predict_batch(self.shared, x, self.cfg, states)
+            sums = self._sums(out, y)
+            return self._compile([x, y, sigma, *states.values()],
+                                 [sums[0], sums[-1], heads.bits_sum(out, y, self.F, self.cfg, sigma)]
+                                 + [final[n] for n in self.names], unused="ignore")  # sigma: mse only
+        return self._function(("evaluate", shape), build)
+
     def _backprop(self, shape, count):
-        """(x, y, *states, *d_final) -> [*d_params, *d_states] of sse/count + <final, d_final>."""
+        """(x, y, *states, *d_final) -> [*d_params, *d_states] of loss sum/count + <final, d_final>."""
         def build():
             x, y = self._batch_vars(shape)
             states = self._state_vars(shape)
             d_final = {n: pt.matrix("d_" + n, dtype="float32", shape=(self._width(shape), self.cfg.hidden))
                        for n in self.names}
-            pred, final = model.predict_batch(self.shared, x, self.cfg, states)
-            cost = pt.sum(pt.sqr(pred - y)) / np.float32(count) + sum(pt.sum(final[n] * d_final[n]) for n in self.names)
+            out, final = model.predict_batch(self.shared, x, self.cfg, states)
+            cost = heads.loss_sum(out, y, self.F, self.cfg) / np.float32(count) + \
+                sum(pt.sum(final[n] * d_final[n]) for n in self.names)
             wrt = list(self.shared.values()) + list(states.values())
             return self._compile([x, y, *states.values(), *d_final.values()], pt.grad(cost, wrt))
         return self._function(("backprop", shape, count), build)
@@ -139,21 +186,25 @@ class Network:
         return [np.zeros((self._width(shape), self.cfg.hidden), np.float32) for _ in self.names]
 
     def train_step(self, x, y, lr):
-        """One update on a batch (batch, L, F); returns the batch's MSE before the update.
+        """One update on a batch (batch, L, F); returns the head's loss per sample before the update
+        (the MSE for the blog's head).
 
-        Sets `last_step_norm`: the optimiser step's norm before clipping."""
+        Sets `last_mse` (the MSE of the head's mean) and `last_step_norm` (the optimiser step's norm
+        before clipping)."""
         lr = np.asarray(lr, np.float32)
         if self.chunk >= x.shape[1]:
-            loss, norm = self._fused(x.shape)(x, y, lr)
-            self.last_step_norm = float(np.asarray(norm))
-            return float(np.asarray(loss))
+            out = [float(np.asarray(v)) for v in self._fused(x.shape)(x, y, lr)]
+            self.last_step_norm = out[-1]
+            self.last_mse = out[1] if len(out) == 3 else out[0]
+            return out[0]
         chunks = list(self._chunks(x, y))  # sliced once, used by both passes
-        states, boundary, sse = self._zeros(x.shape), [], 0.0
+        states, boundary, sums = self._zeros(x.shape), [], np.zeros(2)
+        n_sums = 1 if self.cfg.output == "mse" else 2
         for xc, yc in chunks:
             boundary.append(states)
             out = self._advance(xc.shape)(xc, yc, *states)
-            sse += float(np.asarray(out[0]))
-            states = [np.asarray(s) for s in out[1:]]
+            sums += [float(np.asarray(out[0])), float(np.asarray(out[n_sums - 1]))]
+            states = [np.asarray(s) for s in out[n_sums:]]
         count = x.size
         grads, d_states = None, self._zeros(x.shape)
         for (xc, yc), start in reversed(list(zip(chunks, boundary))):
@@ -162,13 +213,20 @@ class Network:
             grads = out[:n] if grads is None else [a + b for a, b in zip(grads, out[:n])]
             d_states = out[n:]
         self.last_step_norm = float(np.asarray(self._apply()(*grads, lr)))
-        return sse / count
+        self.last_mse = sums[1] / count
+        return sums[0] / count
 
     def sse(self, x, y):
-        """Summed squared error of a batch (batch, L, F), from zero states."""
-        states, total = self._zeros(x.shape), 0.0
+        """Summed squared error of the head's mean on a batch (batch, L, F), from zero states."""
+        return self.evaluate(x, y)[1]
+
+    def evaluate(self, x, y, sigma=1.0):
+        """(loss sum, squared-error sum of the mean, NLL sum in bits) of a batch (batch, L, F), from
+        zero states. `sigma` is the mse head's Gaussian scale for the bits (rnnsound.heads)."""
+        states, totals = self._zeros(x.shape), np.zeros(3)
+        sigma = np.asarray(sigma, np.float32)
         for xc, yc in self._chunks(x, y):
-            out = self._advance(xc.shape)(xc, yc, *states)
-            total += float(np.asarray(out[0]))
-            states = [np.asarray(s) for s in out[1:]]
-        return total
+            out = self._evaluate(xc.shape)(xc, yc, sigma, *states)
+            totals += [float(np.asarray(v)) for v in out[:3]]
+            states = [np.asarray(s) for s in out[3:]]
+        return tuple(totals)

@@ -69,7 +69,10 @@ def _machine():
 def _key(F, batch, tcfg):
     return json.dumps({"machine": _machine(), "F": F, "batch": batch, "L": MEASURE_LEN, "cell": tcfg.cell,
                        "hidden": tcfg.hidden, "layers": tcfg.layers, "recur_axis": tcfg.recur_axis,
-                       "optimizer": tcfg.optimizer, "backend": tcfg.backend}, sort_keys=True)
+                       "optimizer": tcfg.optimizer, "backend": tcfg.backend,
+                       # the output head (mse keys stay as they were before heads existed)
+                       **({} if tcfg.output == "mse" else {"output": tcfg.output, "mixtures": tcfg.mixtures})},
+                      sort_keys=True)
 
 
 def measure_step(F, batch, tcfg, repeats=2):

@@ -61,3 +61,86 @@ def predict(params, x, cell, layers, recur_axis="time", states=None):
 
 def mse(params, x, y, cell, layers, recur_axis="time"):
     return float(np.mean((predict(params, x, cell, layers, recur_axis)[0] - y) ** 2))
+
+
+# --- output heads (rnnsound.heads), float64, one formula per line -------------------------------
+
+def _gmm(o, F, K):
+    """o (n, K(1+2F)) -> weight logits (n, K), means (n, K, F), scales (n, K, F)."""
+    from .heads import MIN_SCALE
+    raw = o[:, K + K * F:].reshape(-1, K, F)
+    return o[:, :K], o[:, K:K + K * F].reshape(-1, K, F), MIN_SCALE + np.logaddexp(0.0, raw)
+
+
+def _log_softmax(a):
+    a = a - a.max(axis=-1, keepdims=True)
+    return a - np.log(np.exp(a).sum(axis=-1, keepdims=True))
+
+
+def _interval(lo, hi, mu, scale):
+    """P(lo <= X < hi), X ~ N(mu, scale^2), from the nearer tail (1 - cdf would cancel to 0)."""
+    from scipy.special import ndtr
+    a, b = (lo - mu) / scale, (hi - mu) / scale
+    return np.where(a + b > 0, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+
+
+def head_loss(o, y, F, output, K=1):
+    """Summed loss over every sample: squared error (mse) or nats (gmm over frames, mulaw per sample)."""
+    from .heads import LEVELS, mulaw_encode
+    o, y = np.asarray(o, np.float64).reshape(len(y.reshape(-1, F)), -1), np.asarray(y, np.float64).reshape(-1, F)
+    if output == "mse":
+        return float(np.sum((o - y) ** 2))
+    if output == "gmm":
+        logits, mu, scale = _gmm(o, F, K)
+        log_comp = np.sum(-0.5 * ((y[:, None] - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi), axis=2)
+        a = _log_softmax(logits) + log_comp
+        return float(-np.sum(a.max(1) + np.log(np.exp(a - a.max(1, keepdims=True)).sum(1))))
+    logp = _log_softmax(o.reshape(-1, F, LEVELS))
+    q = mulaw_encode(y)
+    return float(-np.sum(np.take_along_axis(logp, q[..., None], axis=2)))
+
+
+def head_mean(o, F, output, K=1):
+    from .heads import LEVELS, mulaw_decode
+    o = np.asarray(o, np.float64)
+    if output == "mse":
+        return o
+    if output == "gmm":
+        logits, mu, _ = _gmm(o, F, K)
+        return np.sum(np.exp(_log_softmax(logits))[:, :, None] * mu, axis=1)
+    return np.exp(_log_softmax(o.reshape(-1, F, LEVELS))) @ mulaw_decode(np.arange(LEVELS))
+
+
+def head_bits(o, y, F, output, K=1, sigma=1.0):
+    """Summed NLL in bits of the mu-law levels of y under the head's distribution."""
+    from .heads import PROB_FLOOR, level_edges, mulaw_encode
+    o, y = np.asarray(o, np.float64), np.asarray(y, np.float64).reshape(-1, F)
+    q = mulaw_encode(y)
+    lo, hi = level_edges()[q], level_edges()[q + 1]
+    if output == "mse":
+        p = _interval(lo, hi, o, sigma)
+        return float(-np.sum(np.log(np.maximum(p, PROB_FLOOR))) / np.log(2))
+    if output == "gmm":
+        logits, mu, scale = _gmm(o, F, K)
+        p = _interval(lo[:, None], hi[:, None], mu, scale)
+        a = _log_softmax(logits) + np.sum(np.log(np.maximum(p, PROB_FLOOR)), axis=2)
+        return float(-np.sum(a.max(1) + np.log(np.exp(a - a.max(1, keepdims=True)).sum(1))) / np.log(2))
+    return head_loss(o, y, F, output) / np.log(2)
+
+
+def head_sample(o, noise, F, output, K=1, temperature=1.0, sigma=0.0):
+    """Frames (n, F) drawn with the given noise (n, NW), as rnnsound.heads.sample: inverse CDFs."""
+    from .heads import LEVELS, mulaw_decode
+    o, noise = np.asarray(o, np.float64), np.asarray(noise, np.float64)
+    if temperature == 0:
+        return head_mean(o, F, output, K)
+    if output == "mse":
+        return o + temperature * sigma * noise
+    if output == "gmm":
+        logits, mu, scale = _gmm(o, F, K)
+        cdf = np.cumsum(np.exp(_log_softmax(logits / temperature)), axis=1)
+        k = np.minimum(np.sum(cdf < noise[:, :1], axis=1), K - 1)
+        rows = np.arange(len(o))
+        return mu[rows, k] + temperature * scale[rows, k] * noise[:, 1:]
+    cdf = np.cumsum(np.exp(_log_softmax(o.reshape(-1, F, LEVELS) / temperature)), axis=2)
+    return mulaw_decode(np.minimum(np.sum(cdf < noise[:, :, None], axis=2), LEVELS - 1))

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from . import plots
+from . import heads, plots
 from .config import DataConfig, TrainConfig, with_overrides
 from .errors import UserError
 from .train import read_json, read_log, write_json
@@ -40,6 +40,7 @@ class Sweep:
     variants: tuple    # one dict of overrides per run
     marked: tuple = ()  # names of runs the tables flag in a `mark` column (e.g. her committed pairs)
     mark: str = ""      # that column's header
+    temperatures: tuple = (None,)  # clips per mode, one per temperature (None: the head's default)
 
 
 def split_overrides(overrides):
@@ -69,16 +70,29 @@ def describe_run(name, overrides):
     """The fields every summary starts with: the run's name, overrides and main settings."""
     data_over, train_over = split_overrides(overrides)
     dcfg, tcfg = with_overrides(DataConfig(), data_over), with_overrides(TrainConfig(), train_over)
+    heads.check(dcfg.frame_size, tcfg.hidden, tcfg)
     return {"name": name, "overrides": overrides, "frame_size": dcfg.frame_size, "seq_len": dcfg.seq_len,
-            "hop": dcfg.hop_frames, "cell": tcfg.cell, "recur_axis": tcfg.recur_axis, "epochs": tcfg.epochs}
+            "hop": dcfg.hop_frames, "cell": tcfg.cell, "recur_axis": tcfg.recur_axis, "epochs": tcfg.epochs,
+            "output": tcfg.output, "input_noise": tcfg.input_noise}
 
 
 def infeasible_summary(name, overrides, reason):
     return {**describe_run(name, overrides), "status": "infeasible", "reason": reason}
 
 
-def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
-    """Train and measure one run of a sweep; returns its summary (also written as summary.json)."""
+def clip_key(mode, temperature):
+    """A clip's name in a summary and in samples/: the mode, plus its temperature unless default."""
+    return mode if temperature is None else f"{mode}_t{temperature:g}"
+
+
+CLIP_METRICS = ("seconds", "fade_ratio", "clipped_fraction", "tick_score", "spectral_distance_db", "copy_fraction",
+                "audible_fraction", "nearest_train_rms_median", "loudness_max_deviation_db", "spectral_flatness",
+                "song_spectral_flatness", "temperature")
+
+
+def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, temperatures=(None,)):
+    """Train and measure one run of a sweep; returns its summary (also written as summary.json).
+    Clips: stateful and blog, at each of `temperatures` (None: the output head's default)."""
     from .dataset import prepare
     from .generate import generate
     from .train import train
@@ -111,7 +125,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
         print(f"[{name}] training ({tcfg.epochs} epochs)")
     resume = os.path.exists(os.path.join(run_dir, "last.h5"))
     s = train(data, tcfg, run_dir, resume=resume, progress=progress)
-    summary.update(status="done", params=s["params"], steps=s["steps"], best_dev=s["best_dev"],
+    summary.update(status="done", params=s["params"], steps=s["steps"], best_dev=s["best_dev"], best_bits=s["best_bits"],
                    train_seconds=s["seconds"], samples_per_second=s["samples_per_second"], baselines=s["baselines"],
                    examples=s["examples"])
     rows = read_log(os.path.join(run_dir, "log.csv"))
@@ -122,13 +136,15 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0):
     summary.update(host=socket.gethostname(), worker=os.environ.get("RNNSOUND_WORKER", "serial"),
                    device=read_json(os.path.join(run_dir, "versions.json")).get("device", ""))
     blog_seconds = min(clip_seconds, BLOG_STEP_BUDGET // dcfg.seq_len * dcfg.frame_size / dcfg.sample_rate)
-    for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
-        t = time.time()
-        m = generate(run_dir, os.path.join(run_dir, "samples", f"{mode}.wav"), mode, seconds, progress=False)
-        summary[mode] = {k: m[k] for k in ("seconds", "fade_ratio", "clipped_fraction", "tick_score",
-                                           "spectral_distance_db", "copy_fraction", "audible_fraction",
-                                           "nearest_train_rms_median")}
-        summary[mode]["wall_seconds"] = time.time() - t
+    summary["clips"] = []
+    for temperature in temperatures:
+        for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
+            t, key = time.time(), clip_key(mode, temperature)
+            summary["clips"].append({"key": key, "mode": mode})
+            m = generate(run_dir, os.path.join(run_dir, "samples", f"{key}.wav"), mode, seconds, progress=False,
+                         temperature=temperature)
+            summary[key] = {k: m[k] for k in CLIP_METRICS}
+            summary[key]["wall_seconds"] = time.time() - t
     write_json(done, summary)
     return summary
 
@@ -213,21 +229,32 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
     runs = [(name, {**sweep.base, **extra, "epochs": epochs, **variant}) for name, variant in runs]
     if executor is not None and executor.distributed:
         from .executor import run_distributed
-        for s in run_distributed(runs, song, out_dir, clip_seconds, executor, progress):
+        for s in run_distributed(runs, song, out_dir, clip_seconds, executor, progress, sweep.temperatures):
             path = os.path.join(out_dir, "runs", s["name"], "failed.json")
             if s["status"] == "failed" and not os.path.exists(path):  # retries used up: record why
                 write_json(path, s)
     else:
         for name, overrides in runs:
-            run_one(name, overrides, song, out_dir, progress, clip_seconds)
+            run_one(name, overrides, song, out_dir, progress, clip_seconds, sweep.temperatures)
     report(out_dir)
     if progress:
         print(f"{sweep.name}: {len(runs)} runs in {time.time() - started:.0f} s; tables in "
               f"{os.path.join(out_dir, 'results.md')}")
 
 
+def _get(clip, key, fmt):
+    """A clip metric, or blank in summaries written before it existed."""
+    return "" if clip.get(key) is None else format(clip[key], fmt)
+
+
+def _clip(s, mode):
+    """The run's first clip of `mode` (the table's clip; clips.md lists them all)."""
+    return s[next((c["key"] for c in s.get("clips", []) if c["mode"] == mode), mode)]
+
+
 COLUMNS = [  # (header, how to get it from a summary)
     ("run", lambda s: s["name"]), ("cell", lambda s: s["cell"]), ("axis", lambda s: s["recur_axis"]),
+    ("head", lambda s: s.get("output", "mse")),
     ("F", lambda s: s["frame_size"]), ("L", lambda s: s["seq_len"]), ("hop", lambda s: s["hop"]),
     ("params", lambda s: s["params"]), ("train ex", lambda s: s["examples"]["train"]),
     ("dev ex", lambda s: s["examples"]["dev"]), ("updates", lambda s: s["steps"]),
@@ -235,17 +262,22 @@ COLUMNS = [  # (header, how to get it from a summary)
     ("dev/zero", lambda s: f"{s['best_dev'] / s['baselines']['zero']:.3f}"),
     ("zero", lambda s: f"{s['baselines']['zero']:.4g}"), ("last frame", lambda s: f"{s['baselines']['last_frame']:.4g}"),
     ("linear", lambda s: f"{s['baselines']['linear']:.4g}"),
+    ("dev bits", lambda s: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
     ("beats all", lambda s: "yes" if s["best_dev"] < min(s["baselines"][k] for k in ("zero", "last_frame", "linear")) else "no"),
     ("train s", lambda s: f"{s['train_seconds']:.0f}"), ("samples/s", lambda s: f"{s['samples_per_second']:.3g}"),
     ("step norm", lambda s: "" if s.get("step_norm_median") is None else f"{s['step_norm_median']:.3g}"),
-    ("stateful fade", lambda s: f"{s['stateful']['fade_ratio']:.3g}"),
-    ("stateful ticks", lambda s: f"{s['stateful']['tick_score']:.2f}"),
-    ("stateful spec dB", lambda s: f"{s['stateful']['spectral_distance_db']:.1f}"),
-    ("stateful audible %", lambda s: f"{100 * s['stateful'].get('audible_fraction', float('nan')):.1f}"),
-    ("stateful copy %", lambda s: f"{100 * s['stateful']['copy_fraction']:.1f}"),
-    ("blog s", lambda s: f"{s['blog']['seconds']:.1f}"), ("blog fade", lambda s: f"{s['blog']['fade_ratio']:.3g}"),
-    ("blog ticks", lambda s: f"{s['blog']['tick_score']:.2f}"),
-    ("blog spec dB", lambda s: f"{s['blog']['spectral_distance_db']:.1f}"),
+    ("stateful fade", lambda s: f"{_clip(s, 'stateful')['fade_ratio']:.3g}"),
+    ("stateful ticks", lambda s: f"{_clip(s, 'stateful')['tick_score']:.2f}"),
+    ("stateful spec dB", lambda s: f"{_clip(s, 'stateful')['spectral_distance_db']:.1f}"),
+    ("stateful audible %", lambda s: f"{100 * _clip(s, 'stateful').get('audible_fraction', float('nan')):.1f}"),
+    ("stateful copy %", lambda s: f"{100 * _clip(s, 'stateful')['copy_fraction']:.1f}"),
+    ("stateful loud dev dB", lambda s: _get(_clip(s, 'stateful'), "loudness_max_deviation_db", ".1f")),
+    ("stateful flatness", lambda s: _get(_clip(s, 'stateful'), "spectral_flatness", ".3g")),
+    ("blog s", lambda s: f"{_clip(s, 'blog')['seconds']:.1f}"), ("blog fade", lambda s: f"{_clip(s, 'blog')['fade_ratio']:.3g}"),
+    ("blog ticks", lambda s: f"{_clip(s, 'blog')['tick_score']:.2f}"),
+    ("blog spec dB", lambda s: f"{_clip(s, 'blog')['spectral_distance_db']:.1f}"),
+    ("blog loud dev dB", lambda s: _get(_clip(s, 'blog'), "loudness_max_deviation_db", ".1f")),
+    ("blog flatness", lambda s: _get(_clip(s, 'blog'), "spectral_flatness", ".3g")),
     ("host", lambda s: s.get("host", "")), ("worker", lambda s: s.get("worker", "")),
     ("device", lambda s: s.get("device", "")),
 ]
@@ -282,7 +314,9 @@ def report(out_dir):
              "Clips: 30 s `stateful`, `blog s` seconds of `blog`; fade = RMS of the last 5 s over the seed's; "
              "ticks = jumps at frame boundaries over jumps within frames; spec dB = spectral distance to the "
              "song; audible % = frames above 10% of the song's RMS; copy % = audible frames within 5% of a "
-             "training frame (rnnsound.metrics).", "",
+             "training frame; loud dev dB = the largest distance of a second's BS.1770 loudness from the seed's; "
+             "flatness = spectral flatness (1 = white noise); dev bits = NLL of the mu-law-quantised dev targets "
+             "per sample at the best epoch (rnnsound.metrics, rnnsound.heads).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in done:
         lines.append("| " + " | ".join(str(get(s)) for _, get in columns) + " |")
@@ -291,12 +325,47 @@ def report(out_dir):
             lines.append(f"| {s['name']} | {s['status']}: {s.get('reason', '')} |" + " |" * (len(header) - 2))
     with atomic_path(os.path.join(out_dir, "results.md")) as tmp, open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")
+    write_clips_table(out_dir, meta["title"], done)
     if done:
         plots.sweep_curves({s["name"]: read_log(os.path.join(out_dir, "runs", s["name"], "log.csv")) for s in done},
                            os.path.join(out_dir, "curves.png"), meta["title"] + ": dev MSE per epoch")
         plots.sweep_summary([s["name"] for s in done], [s["best_dev"] for s in done], [s["baselines"] for s in done],
                             os.path.join(out_dir, "summary.png"), meta["title"] + ": best dev MSE and baselines")
     return summaries
+
+
+CLIP_COLUMNS = [  # (header, how to get it from a summary and one of its clips)
+    ("run", lambda s, c: s["name"]), ("head", lambda s, c: s.get("output", "mse")),
+    ("input noise", lambda s, c: f"{s.get('input_noise', 0):g}"), ("F", lambda s, c: s["frame_size"]),
+    ("L", lambda s, c: s["seq_len"]), ("dev/zero", lambda s, c: f"{s['best_dev'] / s['baselines']['zero']:.3f}"),
+    ("dev bits", lambda s, c: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
+    ("mode", lambda s, c: c["mode"] if "mode" in c else ""), ("T", lambda s, c: _get(c, "temperature", "g")),
+    ("s", lambda s, c: f"{c['seconds']:.1f}"), ("fade", lambda s, c: f"{c['fade_ratio']:.3g}"),
+    ("loud dev dB", lambda s, c: _get(c, "loudness_max_deviation_db", ".1f")),
+    ("flatness", lambda s, c: _get(c, "spectral_flatness", ".3g")),
+    ("song flatness", lambda s, c: _get(c, "song_spectral_flatness", ".3g")),
+    ("spec dB", lambda s, c: f"{c['spectral_distance_db']:.1f}"), ("ticks", lambda s, c: f"{c['tick_score']:.2f}"),
+    ("clipped %", lambda s, c: f"{100 * c['clipped_fraction']:.1f}"),
+    ("audible %", lambda s, c: f"{100 * c['audible_fraction']:.1f}"), ("copy %", lambda s, c: f"{100 * c['copy_fraction']:.1f}"),
+]
+
+
+def write_clips_table(out_dir, title, done):
+    """clips.csv and clips.md: one row per generated clip of every finished run."""
+    from .atomic import atomic_path
+    rows = [[get(s, {**s[c["key"]], "mode": c["mode"]}) for _, get in CLIP_COLUMNS]
+            for s in done for c in s.get("clips", [{"key": m, "mode": m} for m in ("stateful", "blog")])]
+    header = [h for h, _ in CLIP_COLUMNS]
+    with atomic_path(os.path.join(out_dir, "clips.csv")) as tmp, open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([header] + rows)
+    lines = [f"# {title}: every clip", "", "One row per generated clip (rnnsound.metrics): T = temperature (0 = the "
+             "head's mean); fade = RMS of the last 5 s over the seed's; loud dev dB = the largest distance of a "
+             "second's BS.1770 loudness from the seed's; flatness = spectral flatness of the clip (1 = white noise) "
+             "beside the song's; spec dB = spectral distance to the song; copy % = audible frames within 5% of a "
+             "training frame.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
+    with atomic_path(os.path.join(out_dir, "clips.md")) as tmp, open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def read_plan(path):

@@ -171,3 +171,30 @@ def test_prepare_default_song(tmp_path):
     assert info["train"] >= 25 and info["dev"] >= 1
     attrs = read_attrs(str(out))
     assert attrs["source_file"] == "default_song" and attrs["sample_rate"] == 16000
+
+
+def test_prefetch_yields_the_same_batches_in_order(tiny_dataset):
+    from rnnsound.streams import Prefetch, ShuffledScheme, SongDataset
+    lazy = SongDataset(tiny_dataset, "train", load_in_memory=False)
+    batches = ShuffledScheme(lazy.num_examples, 7, seed=3).batches(0)
+    with Prefetch(lazy, batches) as reader:
+        got = list(reader)
+    assert len(got) == len(batches)
+    for (x, y), idx in zip(got, batches):
+        ex, ey = lazy.get(idx)
+        np.testing.assert_array_equal(x, ex)
+        np.testing.assert_array_equal(y, ey)
+    with Prefetch(lazy, batches) as reader:  # left after one batch: the read in flight is waited for
+        next(reader)
+
+
+def test_training_from_disk_equals_training_in_memory(tiny_dataset, tmp_path):
+    from rnnsound import checkpoint
+    from rnnsound.config import TrainConfig
+    from rnnsound.train import train
+    cfg = TrainConfig(hidden=4, epochs=2, batch_size=16)
+    for name, in_memory in (("mem", True), ("disk", False)):
+        train(tiny_dataset, cfg, str(tmp_path / name), progress=False, in_memory=in_memory)
+    a, b = (checkpoint.load(str(tmp_path / n / "last.h5"))[0] for n in ("mem", "disk"))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])

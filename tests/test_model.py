@@ -176,3 +176,26 @@ def test_overfits_a_tiny_periodic_signal():
     for _ in range(300):
         net.train_step(x, y, 0.01)
     assert net.sse(x, y) / x.size < 0.02 * first
+
+
+@pytest.mark.parametrize("cell,chunk", [("gru", 0), ("lstm", 3)])
+def test_compile_rewrites_leave_the_numbers_bit_identical(cell, chunk):
+    """The JAX mode's float32-accumulation rewrite (network.compile_mode) removes the float64
+    astypes JAX warned about and must not change a bit: a few steps with and without it."""
+    import warnings
+    from pytensor.compile.mode import get_mode
+    from rnnsound.network import compile_mode
+    cfg = TrainConfig(cell=cell, hidden=6, batch_size=B, bptt_chunk=chunk)
+    nets = []
+    for mode in (get_mode("JAX"), compile_mode("jax")):
+        net = Network(F, L, cfg, random_params(cfg))
+        net.mode = mode
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for seed in range(3):
+                net.train_step(*batch(seed), 0.002)
+        nets.append((net, [w for w in caught if "float64" in str(w.message)]))
+    (plain, plain_warned), (ours, ours_warned) = nets
+    assert plain_warned and not ours_warned
+    for k, v in plain.params().items():
+        np.testing.assert_array_equal(v, ours.params()[k])

@@ -1,0 +1,217 @@
+"""Output heads: what the network's last linear layer predicts about the next frame, and how it is
+trained and sampled. The recurrent stack (rnnsound.model) ends in `out_W` (H, width), `out_b`
+(width,); a head reads that (..., width) output `o` for a next frame of F samples.
+
+- `mse` (the blog): o is the predicted frame; trained by mean squared error. Read as a Gaussian
+  of one variance (the dev residual variance) for sampling and for the NLL in bits.
+- `gmm`: K diagonal-Gaussian components over the whole frame: o = [K weight logits | K*F means |
+  K*F raw scales]; scale = MIN_SCALE + softplus(raw). Trained by the frame's negative
+  log-likelihood, log-sum-exp over components, reported per sample (nats).
+- `mulaw`: each sample of the frame as a 256-way softmax over 8-bit mu-law levels (mu = 255) of
+  the normalised signal clipped to [-1, 1] (SampleRNN's choice): o = F*256 logits; trained by
+  cross-entropy per sample (nats). The output layer is H x 256F, so it is refused above MULAW_MAX_F.
+
+Common units, logged on dev for every head (`dev_bits`): the NLL in bits per sample of the target
+quantised to the same 8-bit mu-law levels. A level's probability is the head's probability mass
+over that level's interval of the linear scale (the outer levels reach to +-infinity): for `mse`
+and `gmm` the Gaussian CDF difference over the interval, for `mulaw` the softmax itself.
+Probabilities are floored at PROB_FLOOR so that a single impossible sample costs ~100 bits, not inf.
+
+Sampling (generation) takes pre-drawn noise so that a seed fixes the audio: per frame `noise_width`
+numbers, uniforms in [0, 1) where a category is drawn (by inverse CDF) and standard normals where a
+Gaussian is. Temperature T scales the draw: Gaussian scales times T, category logits divided by T;
+T = 0 gives the head's mean (for `mse` the prediction itself, the blog's deterministic generation).
+"""
+import math
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import disconnected_grad
+from pytensor.tensor.special import softmax
+
+from .errors import UserError
+
+HEADS = ("mse", "gmm", "mulaw")
+MU = 255
+LEVELS = MU + 1
+MULAW_MAX_F = 400      # H x 256F outputs: 26 M parameters at F=400, H=256
+MIN_SCALE = 1e-4       # GUESS: floor on a component's scale (normalised units; the smallest mu-law level is 1.7e-4 wide)
+PROB_FLOOR = 1e-30     # floor on a level's probability in the bits metric
+EDGE = 1e4             # the outer level edges (+-infinity in principle; finite keeps the CDF arithmetic NaN-free)
+
+
+def width(F, cfg):
+    """Outputs per frame of the last linear layer."""
+    if cfg.output == "gmm":
+        return cfg.mixtures * (1 + 2 * F)
+    if cfg.output == "mulaw":
+        return LEVELS * F
+    return F
+
+
+def noise_width(F, cfg):
+    return F + 1 if cfg.output == "gmm" else F
+
+
+def check(F, hidden, cfg):
+    """Refuse a head that does not fit the frame size, in one line with the parameter count."""
+    if cfg.output == "mulaw" and F > MULAW_MAX_F:
+        n = (hidden + 1) * LEVELS * F
+        raise UserError(f"output=mulaw at frame size {F} needs an output layer of {hidden} x {LEVELS * F} = "
+                        f"{n:,} parameters; use it with F <= {MULAW_MAX_F}, or use output=gmm")
+
+
+# --- mu-law (numpy) -------------------------------------------------------------------------------
+
+def mulaw_encode(x):
+    """Normalised samples (clipped to [-1, 1]) -> integer levels 0..255."""
+    x = np.clip(np.asarray(x, np.float64), -1.0, 1.0)
+    y = np.sign(x) * np.log1p(MU * np.abs(x)) / np.log1p(MU)
+    return np.rint((y + 1) / 2 * MU).astype(np.int32)
+
+
+def mulaw_decode(q):
+    """Levels 0..255 -> normalised samples (each level's centre in the companded scale)."""
+    y = 2 * np.asarray(q, np.float64) / MU - 1
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU
+
+
+def level_edges():
+    """(257,) edges of the levels in the linear scale: level q holds [edges[q], edges[q+1])."""
+    inner = mulaw_decode(np.arange(LEVELS - 1) + 0.5)
+    return np.concatenate([[-EDGE], inner, [EDGE]])
+
+
+# --- symbolic pieces ------------------------------------------------------------------------------
+
+def _encode(y):
+    """Symbolic mu-law levels (int64) of normalised samples, as `mulaw_encode`."""
+    y = pt.clip(y, -1.0, 1.0)
+    c = pt.sign(y) * pt.log1p(MU * abs(y)) / np.float32(math.log1p(MU))
+    return pt.cast(pt.round((c + 1) / 2 * MU), "int32")
+
+
+def _gmm_parts(o, F, K):
+    """o (n, K(1+2F)) -> log weights (n, K) at temperature 1, means (n, K, F), scales (n, K, F)."""
+    logits = o[:, :K]
+    mu = o[:, K:K + K * F].reshape((-1, K, F))
+    scale = np.float32(MIN_SCALE) + pt.softplus(o[:, K + K * F:].reshape((-1, K, F)))
+    return logits, mu, scale
+
+
+def _logsumexp(a, axis, keepdims=False):
+    """log(sum(exp(a))) shifted by the maximum, with no gradient through the shift: the gradient
+    is then exp(a - max) / sum(...), finite even where every exp(a) underflows (pt.logsumexp's
+    gradient gave NaN on frames with all components below ~-100 nats)."""
+    m = disconnected_grad(pt.max(a, axis=axis, keepdims=True))
+    out = pt.log(pt.sum(pt.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else out.squeeze(axis)
+
+
+def _log_softmax(a, axis=-1):
+    return a - _logsumexp(a, axis, keepdims=True)
+
+
+def _gauss_interval(lo, hi, mu, scale):
+    """P(lo <= X < hi) for X ~ N(mu, scale^2), from the tail that keeps float32 precision."""
+    a, b = (lo - mu) / scale / np.float32(math.sqrt(2)), (hi - mu) / scale / np.float32(math.sqrt(2))
+    p = pt.switch(a + b > 0, pt.erfc(a) - pt.erfc(b), pt.erfc(-b) - pt.erfc(-a)) / 2
+    return pt.maximum(p, np.float32(PROB_FLOOR))
+
+
+def _flat(o, y, F, cfg):
+    return o.reshape((-1, width(F, cfg))), y.reshape((-1, F))
+
+
+def loss_sum(o, y, F, cfg):
+    """The head's training loss summed over every sample: squared error (mse) or nats."""
+    if cfg.output == "mse":
+        return pt.sum(pt.sqr(o - y))
+    o, y = _flat(o, y, F, cfg)
+    if cfg.output == "gmm":
+        logits, mu, scale = _gmm_parts(o, F, cfg.mixtures)
+        z = (y[:, None, :] - mu) / scale
+        log_comp = -0.5 * pt.sum(pt.sqr(z), axis=2) - pt.sum(pt.log(scale), axis=2) \
+            - np.float32(0.5 * F * math.log(2 * math.pi))                          # (n, K)
+        return -pt.sum(_logsumexp(_log_softmax(logits) + log_comp, axis=1))
+    logp = _log_softmax(o.reshape((-1, F, LEVELS)))                                  # (n, F, 256)
+    onehot = pt.eq(_encode(y)[:, :, None], pt.arange(LEVELS, dtype="int32"))
+    return -pt.sum(pt.switch(onehot, logp, np.float32(0)))
+
+
+def loss(o, y, F, cfg):
+    """The head's loss per sample. For mse exactly the blog's graph (mean of squares)."""
+    if cfg.output == "mse":
+        return pt.mean(pt.sqr(o - y))
+    return loss_sum(o, y, F, cfg) / np.float32(np.prod(y.type.shape))
+
+
+def mean(o, F, cfg):
+    """The head's predicted mean frame, (..., width) -> (..., F)."""
+    if cfg.output == "mse":
+        return o
+    lead = [o.shape[i] for i in range(o.ndim - 1)]
+    o = o.reshape((-1, width(F, cfg)))
+    if cfg.output == "gmm":
+        logits, mu, _ = _gmm_parts(o, F, cfg.mixtures)
+        m = pt.sum(softmax(logits, axis=1)[:, :, None] * mu, axis=1)
+    else:
+        m = pt.dot(softmax(o.reshape((-1, F, LEVELS)), axis=-1), mulaw_decode(np.arange(LEVELS)).astype(np.float32))
+    return m.reshape((*lead, F))
+
+
+def bits_sum(o, y, F, cfg, sigma):
+    """Summed NLL in bits of the mu-law-quantised target; `sigma` (scalar) is the mse head's scale."""
+    o, y = _flat(o, y, F, cfg)
+    q = _encode(y)
+    edges = pt.constant(level_edges().astype(np.float32))
+    lo, hi = edges[q], edges[q + 1]                                                # (n, F)
+    if cfg.output == "mse":
+        nats = -pt.sum(pt.log(_gauss_interval(lo, hi, o, sigma)))
+    elif cfg.output == "gmm":
+        logits, mu, scale = _gmm_parts(o, F, cfg.mixtures)
+        log_p = pt.sum(pt.log(_gauss_interval(lo[:, None], hi[:, None], mu, scale)), axis=2)   # (n, K)
+        nats = -pt.sum(_logsumexp(_log_softmax(logits) + log_p, axis=1))
+    else:
+        nats = loss_sum(o, y, F, cfg)
+    return nats / np.float32(math.log(2))
+
+
+def sample(o, noise, F, cfg, temperature, sigma=0.0):
+    """Draw frames (n, F) from the head's outputs o (n, width) with noise (n, noise_width)."""
+    if temperature == 0:
+        return mean(o, F, cfg)
+    t = np.float32(temperature)
+    if cfg.output == "mse":
+        return o + t * np.float32(sigma) * noise
+    if cfg.output == "gmm":
+        K = cfg.mixtures
+        logits, mu, scale = _gmm_parts(o, F, K)
+        pick = _inverse_cdf(softmax(logits / t, axis=1), noise[:, :1], K)[:, :, None]  # (n, K, 1) one-hot
+        m = pt.sum(pt.switch(pick, mu, np.float32(0)), axis=1)
+        s = pt.sum(pt.switch(pick, scale, np.float32(0)), axis=1)
+        return m + t * s * noise[:, 1:]
+    p = softmax(o.reshape((-1, F, LEVELS)) / t, axis=-1)                              # (n, F, 256)
+    table = pt.constant(mulaw_decode(np.arange(LEVELS)).astype(np.float32))
+    return pt.sum(pt.switch(_inverse_cdf(p, noise[:, :, None], LEVELS), table, np.float32(0)), axis=-1)
+
+
+def _inverse_cdf(p, u, C):
+    """One-hot (..., C) of the category k with cdf[k-1] < u <= cdf[k] (the last one when rounding
+    leaves u above the final cdf): a draw from probabilities p (..., C) with uniforms u (..., 1).
+    Comparisons, not an integer count: no int64 reaches JAX."""
+    cdf = pt.cumsum(p, axis=-1)
+    lead = (slice(None),) * (cdf.ndim - 1)
+    below = pt.concatenate([pt.full_like(cdf[lead + (slice(0, 1),)], -1.0), cdf[lead + (slice(None, -1),)]], axis=-1)
+    last = pt.eq(pt.arange(C, dtype="int32"), C - 1)
+    return pt.and_(pt.lt(below, u), pt.or_(pt.le(u, cdf), last))
+
+
+def draw_noise(rng, shape, F, cfg):
+    """Noise for `sample`: (*shape, noise_width) float32, from a numpy Generator."""
+    if cfg.output == "mse":
+        return rng.standard_normal((*shape, F), dtype=np.float32)
+    if cfg.output == "gmm":
+        return np.concatenate([rng.random((*shape, 1), dtype=np.float32),
+                               rng.standard_normal((*shape, F), dtype=np.float32)], axis=-1)
+    return rng.random((*shape, F), dtype=np.float32)
