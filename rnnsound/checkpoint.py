@@ -24,6 +24,15 @@ def save(path, params, opt_state, meta):
             f.attrs[k] = v
 
 
+def read_meta(path):
+    """The position attributes alone (step, epoch, ...), without reading the arrays."""
+    try:
+        with h5py.File(path, "r") as f:
+            return {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+    except OSError as e:
+        raise UserError(f"checkpoint {path} is corrupted or not a checkpoint ({e}); use another one or start afresh")
+
+
 def load(path, expected_shapes=None):
     """(params, opt_state, meta) from `path`; checks parameter names and shapes if given."""
     try:

@@ -162,7 +162,7 @@ def head_scale(run_dir, cfg, which):
     """The mse head's Gaussian scale for sampling: the root dev MSE at the checkpoint's epoch."""
     if cfg.output != "mse":
         return 0.0
-    _, _, meta = checkpoint.load(os.path.join(run_dir, f"{which}.h5"))
+    meta = checkpoint.read_meta(os.path.join(run_dir, f"{which}.h5"))  # the arrays were read by load_run
     rows = [r for r in read_log(os.path.join(run_dir, "log.csv")) if r["kind"] == "epoch"]
     at = [r for r in rows if int(r["epoch"]) == meta.get("epoch")] or rows[-1:]
     if not at:
@@ -222,7 +222,7 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
         raise UserError(f"--sample-rate {sample_rate} contradicts the dataset's {attrs['sample_rate']} Hz; leave it out")
     n_samples = int(round(seconds * rate))
     indices = [(seed_index + i) % split.num_examples for i in range(count)]
-    seeds = np.stack([split.get([i])[0][0] for i in indices])                # (count, L, F) normalised
+    seeds = split.get(indices)[0]                                            # (count, L, F) normalised
     frames = generate_frames(params, cfg, seeds, math.ceil(n_samples / F), mode, temperature, sampling_seed, sigma)
     train = SongDataset(data_path, "train", load_in_memory=False)
     idx = np.linspace(0, train.num_examples - 1, min(train.num_examples, 2000)).astype(int)
