@@ -27,7 +27,7 @@ setup(
         "bokeh>=3.1,<4",         # the Dask dashboard
     ],
     extras_require={
-        "test": ["pytest>=7,<10"],
+        "test": ["pytest>=7,<10", "pytest-xdist>=3,<4"],  # the suite runs on 2 processes (README)
         "bench": ["torch>=2.2,<3"],
         "cuda": ["jax[cuda12]>=0.7,<0.11"],  # JAX's CUDA wheels: training and generation on an NVIDIA GPU
     },

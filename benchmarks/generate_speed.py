@@ -7,9 +7,12 @@ apart from the generation time (median of the next calls).
   python benchmarks/generate_speed.py                  # F = 40 and 1000, all three modes
   python benchmarks/generate_speed.py --frames 1000 --modes stateful --seconds 60
   python benchmarks/generate_speed.py --modes stateful --count 1,8,32   # clips side by side in one call
+  python benchmarks/generate_speed.py --modes stateful --floor          # and the products alone, in JAX
 
 With `--count N`, N clips (different seeds) are made in one compiled call and the throughput is
-N x seconds of audio per second of wall time.
+N x seconds of audio per second of wall time. Blog and window mode are measured twice, with the
+windows read in lanes (L side by side, the default) and one after the other (`lanes=False`), and
+the ratio is printed.
 """
 import argparse
 import math
@@ -24,13 +27,13 @@ from rnnsound.generate import compile_generator
 RATE, L = 16000, 100
 
 
-def measure(F, mode, seconds, repeats, count=1):
+def measure(F, mode, seconds, repeats, count=1, lanes=None):
     cfg = TrainConfig(hidden=256)
     params = model.init_params(F, cfg, np.random.default_rng(0))
     seed = np.random.default_rng(1).uniform(-0.5, 0.5, (count, L, F)).astype(np.float32)
     n = math.ceil(seconds * RATE / F)
     t = time.perf_counter()
-    fn = compile_generator(params, cfg, F, L, n, mode, count=count)
+    fn = compile_generator(params, cfg, F, L, n, mode, count=count, lanes=lanes)
     fn(seed)
     first = time.perf_counter() - t
     times = []
@@ -39,8 +42,42 @@ def measure(F, mode, seconds, repeats, count=1):
         np.asarray(fn(seed))
         times.append(time.perf_counter() - t)
     run = float(np.median(times))
-    print(f"F={F:5d} {mode:8s} {count:3d} x {n:6d} frames: {run:7.3f} s for {count} x {seconds:.0f} s of audio -> "
+    label = mode if mode == "stateful" else f"{mode}/{'one' if lanes is False else 'lanes'}"
+    print(f"F={F:5d} {label:12s} {count:3d} x {n:6d} frames: {run:7.3f} s for {count} x {seconds:.0f} s of audio -> "
           f"{count * seconds / run:8.1f}x real time (compile + first call {first:.1f} s)", flush=True)
+    return run
+
+
+def stateful_floor(F, seconds, repeats):
+    """Real-time factor of the stateful step's matrix-vector products alone, in plain JAX: one
+    clip's frames in one lax.scan, batch 1, 2 x 256 GRU, nothing else in the loop. Every step
+    reads all the weights (3.3 MB at F=40, more than the 1 MB L2 cache of a core here), so this
+    bounds stateful generation of one clip from above."""
+    import jax
+    import jax.numpy as jnp
+    rng = np.random.default_rng(3)
+    shapes = [(F, 256), (256, 768), (256, 512), (256, 256), (256, 768), (256, 512), (256, 256), (256, F)]
+    W = [jnp.asarray(rng.standard_normal(s).astype(np.float32) * 0.03) for s in shapes]
+    n = math.ceil(seconds * RATE / F)
+
+    def step(carry, _):
+        x, h1, h2 = carry
+        a = x @ W[0] @ W[1]
+        h1 = jnp.tanh((h1 @ W[2])[:, :256] + (h1 @ W[3]) + a[:, :256])
+        b = h1 @ W[4]
+        h2 = jnp.tanh((h2 @ W[5])[:, :256] + (h2 @ W[6]) + b[:, :256])
+        return (h2 @ W[7], h1, h2), None
+    fn = jax.jit(lambda c: jax.lax.scan(step, c, None, length=n)[0])
+    start = (jnp.zeros((1, F)), jnp.zeros((1, 256)), jnp.zeros((1, 256)))
+    jax.block_until_ready(fn(start))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn(start))
+        times.append(time.perf_counter() - t)
+    run = float(np.median(times))
+    print(f"F={F:5d} stateful floor: the products alone, plain JAX: {run:7.3f} s for {seconds:.0f} s -> "
+          f"{seconds / run:8.1f}x real time", flush=True)
 
 
 def main():
@@ -50,11 +87,18 @@ def main():
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--count", default="1", help="clips per call, e.g. 1,8,32 (default %(default)s)")
+    p.add_argument("--floor", action="store_true", help="also time the stateful step's products alone (plain JAX)")
+    p.add_argument("--lanes-only", action="store_true", help="skip the one-window-at-a-time comparison")
     args = p.parse_args()
     for F in (int(f) for f in args.frames.split(",")):
+        if args.floor:
+            stateful_floor(F, args.seconds, args.repeats)
         for mode in args.modes.split(","):
             for count in (int(c) for c in args.count.split(",")):
-                measure(F, mode, args.seconds, args.repeats, count)
+                run = measure(F, mode, args.seconds, args.repeats, count)
+                if mode != "stateful" and not args.lanes_only:
+                    one = measure(F, mode, args.seconds, args.repeats, count, lanes=False)
+                    print(f"    lanes are {one / run:.2f}x faster than one window at a time", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,16 @@ Pieces, each compiled on its own and timed as the median of `--repeats` calls:
   batch fetch    host side: 128 shuffled examples gathered from an in-memory split
 The backward pass is forward+grad minus forward. Shares are of the fused step.
 
+Then the floor of one layer's forward recurrence in plain JAX (lax.scan over L steps of the
+cell, batch 128, no PyTensor): the recurrent matrix products alone, the cell's elementwise work
+alone (gates, state update, the stored activations), and the whole cell; and PyTorch's own layer
+(nn.GRU / nn.LSTM forward over the same (L, 128, H) input, its input map included) when torch is
+installed. It shows how much of the recurrence XLA spends outside the matrix products.
+
   python benchmarks/profile_step.py --frames 40,1000,4000 --cell gru
 """
 import argparse
+import os
 import time
 
 import numpy as np
@@ -80,6 +87,68 @@ def profile(F, cell, repeats):
         print(f"  {k:34s} {times[k]:8.4f} s  {100 * times[k] / step:5.1f}%", flush=True)
 
 
+def recurrence_floor(cell, repeats):
+    """Milliseconds per layer (L steps) of the forward recurrence in plain JAX, and in PyTorch."""
+    import jax
+    import jax.numpy as jnp
+    k = 3 if cell == "gru" else 4
+    rng = np.random.default_rng(2)
+    U = jnp.asarray(rng.standard_normal((H, k * H)).astype(np.float32) * 0.05)   # GRU: [Ug | U]
+    xw = jnp.asarray(rng.standard_normal((L, B, k * H)).astype(np.float32))
+    peep = jnp.asarray(rng.standard_normal((3, H)).astype(np.float32) * 0.1)
+    h0 = jnp.zeros((B, H), jnp.float32)
+
+    def products(h, x):  # the step's matrix products and nothing else
+        if cell == "gru":
+            g = h @ U[:, :2 * H] + x[:, :2 * H]
+            return (g[:, H:] * h) @ U[:, 2 * H:] + x[:, 2 * H:]
+        return (h @ U + x)[:, :H]
+
+    def gates(a, h, c):  # the step's elementwise work on pre-activations a (B, kH)
+        if cell == "gru":
+            zr = jax.nn.sigmoid(a[:, :2 * H])
+            cand = jnp.tanh(zr[:, H:] * h + a[:, 2 * H:])
+            return zr[:, :H] * cand + (1 - zr[:, :H]) * h, c, jnp.concatenate([zr, cand], 1)
+        i, f = jax.nn.sigmoid(a[:, :H] + c * peep[0]), jax.nn.sigmoid(a[:, H:2 * H] + c * peep[1])
+        c = f * c + i * jnp.tanh(a[:, 2 * H:3 * H])
+        o = jax.nn.sigmoid(a[:, 3 * H:] + c * peep[2])
+        return o * jnp.tanh(c), c, jnp.concatenate([i, f, o, c], 1)
+
+    def matmul_only(carry, x):
+        return (products(carry[0], x), carry[1]), None
+
+    def elementwise_only(carry, x):
+        h, c, stored = gates(x + jnp.tile(h0, (1, k)), *carry)  # the products' result replaced by a constant
+        return (h, c), stored
+
+    def whole(carry, x):
+        h, c = carry
+        if cell == "gru":
+            zr = jax.nn.sigmoid(h @ U[:, :2 * H] + x[:, :2 * H])
+            cand = jnp.tanh((zr[:, H:] * h) @ U[:, 2 * H:] + x[:, 2 * H:])
+            return (zr[:, :H] * cand + (1 - zr[:, :H]) * h, c), jnp.concatenate([zr, cand], 1)
+        h, c, stored = gates(h @ U + x, h, c)
+        return (h, c), stored
+
+    times = {}
+    for name, step in (("matrix products only", matmul_only), ("elementwise only", elementwise_only),
+                       ("whole cell", whole)):
+        fn = jax.jit(lambda x, step=step: jax.lax.scan(step, (h0, h0), x))
+        times[name] = median_time(lambda: jax.block_until_ready(fn(xw)), repeats)
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count())
+        layer = (torch.nn.GRU if cell == "gru" else torch.nn.LSTM)(H, H)
+        x = torch.randn(L, B, H)
+        with torch.no_grad():
+            times[f"PyTorch nn.{cell.upper()} (its input map included)"] = median_time(lambda: layer(x), repeats)
+    except ImportError:
+        pass
+    print(f"{cell} forward recurrence of one layer, plain JAX (L={L}, batch {B}, H={H}):", flush=True)
+    for k_, t in times.items():
+        print(f"  {k_:44s} {1e3 * t:7.1f} ms", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", default="40,1000,4000")
@@ -88,6 +157,7 @@ def main():
     args = p.parse_args()
     for F in (int(f) for f in args.frames.split(",")):
         profile(F, args.cell, args.repeats)
+    recurrence_floor(args.cell, args.repeats)
 
 
 if __name__ == "__main__":

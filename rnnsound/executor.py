@@ -174,6 +174,15 @@ def child_env(threads, slot):
     return env
 
 
+def _ends_mid_line(path):
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
+
+
 def run_task(spec, prepared):
     """Train, generate and summarise one run in a child process; returns its summary."""
     from .sweep import infeasible_summary
@@ -190,9 +199,11 @@ def run_task(spec, prepared):
     worker, slot = _worker_slot()
     env = child_env(spec["threads"], slot)
     env["RNNSOUND_WORKER"] = worker
-    with open(os.path.join(run_dir, "run.log"), "a") as log:
-        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} on {socket.gethostname()} ({worker}), "
-                  f"{spec['threads']} threads\n")
+    log_path = os.path.join(run_dir, "run.log")
+    with open(log_path, "a") as log:
+        # a killed attempt can leave a progress bar's line unfinished: the header starts a line
+        log.write(("\n" if _ends_mid_line(log_path) else "") + f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} on "
+                  f"{socket.gethostname()} ({worker}), {spec['threads']} threads\n")
         log.flush()
         proc = subprocess.Popen([sys.executable, "-m", "rnnsound.executor", json.dumps(spec)], stdout=log,
                                 stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)

@@ -82,6 +82,11 @@ def input_map(p, x):
     return pt.dot(x, p["in_W"]) + p["in_b"]
 
 
+def layer_input(p, i, h):
+    """(..., H) input of recurrent layer i -> (..., kH), its gates' input map."""
+    return pt.dot(h, p[f"l{i}_W"]) + p[f"l{i}_b"]
+
+
 def output_map(p, h):
     """(..., H) top-layer states -> (..., O) head outputs, O = heads.width (the frame for mse)."""
     return pt.dot(h, p["out_W"]) + p["out_b"]
@@ -95,7 +100,7 @@ def recurrent_stack(p, h, states, cell, layers, H):
     """
     final = {}
     for i in range(layers):
-        xw = pt.dot(h, p[f"l{i}_W"]) + p[f"l{i}_b"]     # (steps, width, kH): hoisted out of scan
+        xw = layer_input(p, i, h)                         # (steps, width, kH): hoisted out of scan
         if cell == "gru":
             h = cells.gru(xw, states[f"l{i}_h"], p[f"l{i}_Ug"], p[f"l{i}_U"], H)
         else:
@@ -141,14 +146,21 @@ def step(p, frame, states, cfg):
 
     Used by generation, where each predicted frame is the next input.
     """
-    h = input_map(p, frame)
+    h, new = recurrent_step(p, layer_input(p, 0, input_map(p, frame)), states, cfg)
+    return output_map(p, h), new
+
+
+def recurrent_step(p, xw, states, cfg):
+    """One step of the recurrent layers from layer 0's input map xw (n, kH): top state (n, H), new
+    states. Generation's window lanes all read the same frame, so they share one xw."""
     new = {}
     for i in range(cfg.layers):
-        xw = pt.dot(h, p[f"l{i}_W"]) + p[f"l{i}_b"]
+        if i:
+            xw = layer_input(p, i, h)
         if cfg.cell == "gru":
             h = cells._gru_step(cfg.hidden, xw, states[f"l{i}_h"], p[f"l{i}_Ug"], p[f"l{i}_U"])[0]
         else:
             h, new[f"l{i}_c"], _ = cells._lstm_step(cfg.hidden, xw, states[f"l{i}_h"], states[f"l{i}_c"], p[f"l{i}_U"],
                                                     p[f"l{i}_pi"], p[f"l{i}_pf"], p[f"l{i}_po"])
         new[f"l{i}_h"] = h
-    return output_map(p, h), new
+    return h, new

@@ -7,14 +7,15 @@ marker. Rerunning skips finished runs and resumes an interrupted one from its la
 (F, L) the song cannot hold is recorded as infeasible with the reason. `report(out_dir)` (also
 `rnnsound report DIR`) rebuilds results.csv, results.md and the PNGs from the run folders.
 
-The `blog` clip costs L network steps per output frame (each prediction re-reads a whole
-window), so it is capped at BLOG_STEP_BUDGET steps: at F=40, L=100 that is 15 s, not 30 s;
-the table says how many seconds each blog clip has.
+The `blog` clip re-reads a whole L-frame window per output frame, so its length is capped by
+BLOG_BUDGET: never at L <= 100 (30 s clips); at F=40, L=1000 it is 1.5 s. The table says how
+many seconds each blog clip has.
 """
 import csv
 import dataclasses
 import fnmatch
 import json
+import math
 import os
 import socket
 import time
@@ -26,7 +27,10 @@ from .config import DataConfig, TrainConfig, with_overrides
 from .errors import UserError
 from .train import read_json, read_log, write_json
 
-BLOG_STEP_BUDGET = 600_000  # network steps (frames x L) per blog clip, ~40 s at 2x256 on 2 cores
+# Network steps x rows per blog clip, by schedule (rnnsound.generate.uses_lanes): in lanes
+# (frames + L - 1) x L, one window at a time frames x L, about 3x slower per step and row; each
+# budget is 30-40 s of 2x256 GRU on 2 cores. 30 s at F=40, L=100 in lanes is 1,209,900.
+BLOG_BUDGET = {"lanes": 1_250_000, "one": 600_000}
 DATA_KEYS = {f.name for f in dataclasses.fields(DataConfig)}
 TRAIN_KEYS = {f.name for f in dataclasses.fields(TrainConfig)}
 
@@ -135,7 +139,9 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, te
     summary["step_norm_median"] = float(np.median(norms)) if norms else None
     summary.update(host=socket.gethostname(), worker=os.environ.get("RNNSOUND_WORKER", "serial"),
                    device=read_json(os.path.join(run_dir, "versions.json")).get("device", ""))
-    blog_seconds = min(clip_seconds, BLOG_STEP_BUDGET // dcfg.seq_len * dcfg.frame_size / dcfg.sample_rate)
+    blog_seconds = blog_frames(tcfg, dcfg.seq_len, math.ceil(clip_seconds * dcfg.sample_rate / dcfg.frame_size)) \
+        * dcfg.frame_size / dcfg.sample_rate
+    blog_seconds = min(clip_seconds, blog_seconds)
     summary["clips"] = []
     for temperature in temperatures:
         for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
@@ -147,6 +153,16 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, te
             summary[key]["wall_seconds"] = time.time() - t
     write_json(done, summary)
     return summary
+
+
+def blog_frames(cfg, L, n_frames):
+    """The most frames, up to n_frames, a blog clip makes within BLOG_BUDGET (at least one)."""
+    from .generate import uses_lanes
+    lanes = min(n_frames, BLOG_BUDGET["lanes"] // L - L + 1)
+    if uses_lanes(cfg, L, lanes):
+        return lanes
+    one = min(n_frames, BLOG_BUDGET["one"] // L)
+    return max(1, L - 1 if uses_lanes(cfg, L, one) else one)  # fewer than L frames: one at a time
 
 
 def make_out_dir(out_dir):

@@ -12,7 +12,7 @@ Run folder (`-o DIR`):
                   step's norm before clipping; batch rows), seconds (wall time since the run
                   began, summed over resumes)
   best.h5, last.h5  checkpoints (rnnsound.checkpoint): best dev loss, and the latest position
-  learning_curve.png  redrawn after every epoch
+  learning_curve.png  redrawn after an epoch (at most every PLOT_SECONDS) and when training stops
 Ctrl-C (SIGINT) and SIGTERM stop the run after the step in progress and save last.h5 at that
 step; `--resume DIR` continues from it with the same data order, so the result equals an
 uninterrupted run. One process at a time trains in a folder (`.lock`). A NaN or infinite loss
@@ -40,6 +40,7 @@ from .streams import Prefetch, ShuffledScheme, SequentialScheme, SongDataset, re
 LOG_FIELDS = ["kind", "step", "epoch", "batch", "train_mse", "dev_mse", "train_loss", "dev_loss", "dev_bits", "lr",
               "step_norm", "seconds"]
 IN_MEMORY_MAX_BYTES = 4 << 30  # larger datasets are read from disk batch by batch
+PLOT_SECONDS = 30  # the learning curve is redrawn after an epoch at most this often
 
 
 def write_json(path, data):
@@ -234,6 +235,20 @@ def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_s
         meta = dict(pos, rng_seed=cfg.seed, cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, frame_size=F)
         checkpoint.save(os.path.join(run_dir, name), net.params(), net.opt_state(), meta)
 
+    curve = {"drawn": 0.0, "stale": False}
+
+    def draw_curve(stopping=False):
+        """learning_curve.png after an epoch at most every PLOT_SECONDS (a picture takes ~0.5 s,
+        longer than a tiny run's epoch), and, if epochs came since, when training stops."""
+        if stopping and not curve["stale"]:
+            return
+        if not stopping and time.time() - curve["drawn"] < PLOT_SECONDS:
+            curve["stale"] = True
+            return
+        plots.learning_curve(read_log(log.path), os.path.join(run_dir, "learning_curve.png"),
+                             f"{cfg.cell.upper()} {cfg.layers}x{cfg.hidden}, F={F}, L={L}", base)
+        curve.update(drawn=time.time(), stale=False)
+
     started = time.time() - pos["seconds"]
     with Deferred() as stop:
         while pos["epoch"] < cfg.epochs and not stop.signum:
@@ -255,6 +270,7 @@ def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_s
                             f"the update's norm became {net.last_step_norm}"
                         where = f"step {pos['step'] + 1} (epoch {epoch + 1}, batch {pos['batch'] + 1})"
                         kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+                        draw_curve(stopping=True)
                         raise UserError(f"training diverged: {what} at {where}; {kept}; "
                                         "try a smaller --set learning_rate=...")
                     pos["step"] += 1
@@ -286,8 +302,7 @@ def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_s
                 save("best.h5")
             save("last.h5")
             last_good = os.path.join(run_dir, "last.h5")
-            plots.learning_curve(read_log(log.path), os.path.join(run_dir, "learning_curve.png"),
-                                 f"{cfg.cell.upper()} {cfg.layers}x{cfg.hidden}, F={F}, L={L}", base)
+            draw_curve()
             if progress:
                 head = "" if cfg.output == "mse" else f"dev loss {d['dev_loss']:.5g} nats, "
                 tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: train MSE {train_mse:.5g}, dev MSE {d['dev_mse']:.5g} "
@@ -296,9 +311,11 @@ def _train(dataset_path, cfg, run_dir, resume, progress, attrs, train_set, dev_s
         if stop.signum:  # still deferring: a second signal cannot cut this save short
             pos["seconds"] = time.time() - started
             save("last.h5")
+            draw_curve(stopping=True)
             log.close()
             raise Interrupted(f"{stop.signal_name} at step {pos['step']}; saved {os.path.join(run_dir, 'last.h5')}; "
                               f"continue with: rnnsound train {dataset_path} --resume {run_dir}", stop.exit_code)
+    draw_curve(stopping=True)
     log.close()
     if cfg.epochs == 0 or not os.path.exists(os.path.join(run_dir, "last.h5")):
         save("last.h5")

@@ -16,7 +16,7 @@ from rnnsound.train import read_log
 
 TINY4 = Sweep(name="tiny4", title="Tiny", swept="frame_size", base={"hidden": 32, "batch_size": 8},
               variants=tuple({"frame_size": F, "seq_len": L} for F, L in ((8, 10), (16, 5), (10, 8), (20, 4))))
-EPOCHS = 12
+EPOCHS = 30  # the fault test stops runs after their first epoch: the rest must still be to come
 TIMING = {"train s", "samples/s", "host", "worker", "device"}  # may differ between executors
 
 
@@ -57,15 +57,22 @@ def _child_of(run):
     return None
 
 
-def _when_trained(out, run, epochs, deadline):
-    """The run's child process once its log holds `epochs` epochs (a last.h5 to resume from)."""
-    log = os.path.join(out, "runs", run, "log.csv")
-    while time.time() < deadline:
-        child = _child_of(run)
-        if child and sum(r["kind"] == "epoch" for r in read_log(log)) >= epochs:
-            return child
-        time.sleep(0.05)
-    raise AssertionError(f"{run} did not reach epoch {epochs}")
+def _stop_when_trained(out, runs, deadline):
+    """Each run's child process, stopped (SIGSTOP) as soon as its log holds an epoch (a last.h5 to
+    resume from): a tiny run's epochs take ~0.1 s, so it is frozen before anything is done to it."""
+    found = {}
+    while time.time() < deadline and len(found) < len(runs):
+        for run in runs:
+            if run in found:
+                continue
+            child = _child_of(run)
+            if child and any(r["kind"] == "epoch" for r in read_log(os.path.join(out, "runs", run, "log.csv"))):
+                child.suspend()
+                found[run] = child
+        time.sleep(0.02)
+    missing = set(runs) - set(found)
+    assert not missing, f"{missing} did not reach an epoch"
+    return [found[r] for r in runs]
 
 
 def test_a_killed_worker_and_a_sigterm_are_retried_and_resumed_to_the_same_numbers(serial):
@@ -83,10 +90,10 @@ def test_a_killed_worker_and_a_sigterm_are_retried_and_resumed_to_the_same_numbe
     thread = threading.Thread(target=sweep)
     thread.start()
     deadline = time.time() + 300
-    killed = _when_trained(out, "frame_size=8_seq_len=10", 2, deadline)
-    psutil.Process(killed.ppid()).send_signal(signal.SIGKILL)  # its worker, mid-run
-    stopped = _when_trained(out, "frame_size=16_seq_len=5", 2, deadline)
+    killed, stopped = _stop_when_trained(out, ["frame_size=8_seq_len=10", "frame_size=16_seq_len=5"], deadline)
+    psutil.Process(killed.ppid()).send_signal(signal.SIGKILL)  # its worker, mid-run (the child dies with it)
     stopped.send_signal(signal.SIGTERM)  # what Slurm sends at walltime
+    stopped.resume()
     thread.join(timeout=max(1, deadline - time.time()))
     assert not thread.is_alive() and not errors, errors
     assert numbers(out) == numbers(serial_out)

@@ -9,7 +9,7 @@ import soundfile as sf
 from rnnsound import checkpoint, metrics, model, reference
 from rnnsound.cli import main
 from rnnsound.config import TrainConfig
-from rnnsound.generate import generate, generate_frames
+from rnnsound.generate import compile_generator, generate, generate_frames, uses_lanes
 from rnnsound.train import train
 
 
@@ -53,6 +53,21 @@ def test_each_mode_computes_its_formula(cell, mode):
     seed = rng.standard_normal((L, F)).astype(np.float32)
     ours = generate_frames(params, cfg, seed, n, mode)
     np.testing.assert_allclose(ours, numpy_generation(params, cfg, seed, n, mode), rtol=1e-4, atol=1e-5)
+
+
+def test_windows_read_in_lanes_equal_windows_read_one_at_a_time():
+    F, L, n = 3, 4, 9  # (each cell's lanes are checked against numpy in test_each_mode_computes_its_formula)
+    cfg = TrainConfig(hidden=5)
+    rng = np.random.default_rng(2)
+    params = {k: (v + rng.uniform(-0.4, 0.4, v.shape)).astype(np.float32)
+              for k, v in model.init_params(F, cfg, rng).items()}
+    seeds = rng.standard_normal((2, L, F)).astype(np.float32)  # two clips side by side
+    for mode in ("blog", "window"):
+        lanes, one = (compile_generator(params, cfg, F, L, n, mode, count=2, lanes=flag)(seeds) for flag in (True, False))
+        assert np.asarray(lanes).shape == (2, n, F)
+        np.testing.assert_allclose(lanes, one, rtol=1e-5, atol=1e-6)
+    assert uses_lanes(cfg, L, L) and not uses_lanes(cfg, L, L - 1)  # shorter clips: one window at a time
+    assert not uses_lanes(TrainConfig(recur_axis="batch"), L, n)   # no recurrence over frames to overlap
 
 
 def test_all_modes_agree_on_the_first_frame_and_then_differ():

@@ -87,3 +87,19 @@ def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wa
     assert open(os.path.join(out, "results.md")).read() == before
     run_sweep(sweep, out, song=song_wav, epochs=1, clip_seconds=0.1, progress=True)  # the same settings: skipped
     assert "finished earlier: skipped" in capsys.readouterr().out
+
+
+def test_blog_clips_are_whole_up_to_l_100_and_within_budget_beyond():
+    from rnnsound.config import TrainConfig
+    from rnnsound.generate import uses_lanes
+    from rnnsound.sweep import BLOG_BUDGET, blog_frames
+    for cfg in (TrainConfig(), TrainConfig(recur_axis="batch")):
+        for F in (40, 50, 100, 800, 1000, 4000, 40000):
+            for L in (50, 100, 1000, 4000, 10000):
+                n = -(-30 * 16000 // F)
+                got = blog_frames(cfg, L, n)
+                assert 1 <= got <= n
+                if L <= 100 and cfg.recur_axis == "time":
+                    assert got == n, (F, L)
+                cost = (got + L - 1) * L if uses_lanes(cfg, L, got) else got * L
+                assert got == 1 or cost <= BLOG_BUDGET["lanes" if uses_lanes(cfg, L, got) else "one"], (F, L)

@@ -1,5 +1,6 @@
 """`rnnsound train` end to end: the run folder, resume, and bad input."""
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -38,6 +39,18 @@ def test_two_epoch_run_writes_the_whole_run_folder(tiny_dataset, tmp_path):
         assert f.attrs["step"] == s["steps"] and f.attrs["epoch"] == 2 and "params/in_W" in f and "opt/in_W/ms" in f
     assert s["best_dev"] == pytest.approx(min(float(r["dev_mse"]) for r in epochs), rel=1e-5)
     assert open(run / "learning_curve.png", "rb").read(4) == b"\x89PNG"
+
+
+def test_the_learning_curve_is_drawn_after_the_first_epoch_and_when_training_stops(tiny_dataset, tmp_path, monkeypatch):
+    from rnnsound import plots, train as train_module
+    drawn = []  # epochs in the log each time the curve is drawn
+    monkeypatch.setattr(plots, "learning_curve", lambda rows, *a: drawn.append(sum(r["kind"] == "epoch" for r in rows)))
+    monkeypatch.setattr(train_module, "PLOT_SECONDS", 3600)
+    train(tiny_dataset, dataclasses.replace(SMALL, epochs=4), str(tmp_path / "run"), progress=False)
+    assert drawn == [1, 4]
+    monkeypatch.setattr(train_module, "PLOT_SECONDS", 0)
+    train(tiny_dataset, dataclasses.replace(SMALL, epochs=3), str(tmp_path / "every"), progress=False)
+    assert drawn[2:] == [1, 2, 3]
 
 
 def _same_run(a_dir, b_dir):
