@@ -6,12 +6,14 @@ import soundfile as sf
 
 from rnnsound.config import DataConfig
 from rnnsound.dataset import prepare
+from rnnsound.network import compile_mode
 
-# Functions the tests compile themselves use the package's backend (JAX: inputs need static
-# shapes). Mixing modes in one process is avoided: compiling a graph in one mode rewrites shared
-# scan internals that a later compile in another mode then cannot convert. PyTensor's own
-# default, Numba, would also take about a minute per scan to compile.
-pytensor.config.mode = "JAX"
+# Functions the tests compile themselves use the package's backend and mode (JAX, with the
+# float32-accumulation rewrite of network.compile_mode; inputs need static shapes). Mixing modes
+# in one process is avoided: compiling a graph in one mode rewrites shared scan internals that a
+# later compile in another mode then cannot convert. PyTensor's own default, Numba, would also
+# take about a minute per scan to compile.
+pytensor.config.mode = compile_mode("jax")
 
 
 def chord(seconds, rate=16000, amp=0.5):

@@ -218,7 +218,7 @@ def train_on_two_modes(output, steps=150, a=0.5):
         net.train_step(x, y, cfg.learning_rate)
     x = rng.uniform(-1, 1, (64, 4, F)).astype(np.float32)
     xs = pt.tensor3(dtype="float32", shape=x.shape)
-    out = pytensor.function([xs], model.predict_batch(net.shared, xs, cfg)[0])(x)
+    out = np.asarray(pytensor.function([xs], model.predict_batch(net.shared, xs, cfg)[0])(x))  # from JAX
     return cfg, out.reshape(-1, out.shape[-1])
 
 
