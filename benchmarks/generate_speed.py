@@ -11,8 +11,8 @@ apart from the generation time (median of the next calls).
 
 With `--count N`, N clips (different seeds) are made in one compiled call and the throughput is
 N x seconds of audio per second of wall time. Blog and window mode are measured twice, with the
-windows read in lanes (L side by side, the default) and one after the other (`lanes=False`), and
-the ratio is printed.
+windows read in lanes (L side by side, the default when a clip has at least L frames) and one
+after the other (`lanes=False`), and the ratio is printed.
 """
 import argparse
 import math
@@ -22,9 +22,19 @@ import numpy as np
 
 from rnnsound import model
 from rnnsound.config import TrainConfig
-from rnnsound.generate import compile_generator
+from rnnsound.generate import compile_generator, uses_lanes
 
 RATE, L = 16000, 100
+
+
+def median_seconds(fn, repeats):
+    """Median wall time of `repeats` calls of fn (which must wait for its result)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
 
 
 def measure(F, mode, seconds, repeats, count=1, lanes=None):
@@ -34,15 +44,11 @@ def measure(F, mode, seconds, repeats, count=1, lanes=None):
     n = math.ceil(seconds * RATE / F)
     t = time.perf_counter()
     fn = compile_generator(params, cfg, F, L, n, mode, count=count, lanes=lanes)
-    fn(seed)
+    np.asarray(fn(seed))  # JAX returns before it finishes: wait for the result
     first = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        np.asarray(fn(seed))
-        times.append(time.perf_counter() - t)
-    run = float(np.median(times))
-    label = mode if mode == "stateful" else f"{mode}/{'one' if lanes is False else 'lanes'}"
+    run = median_seconds(lambda: np.asarray(fn(seed)), repeats)
+    in_lanes = uses_lanes(cfg, L, n) if lanes is None else lanes
+    label = mode if mode == "stateful" else f"{mode}/{'lanes' if in_lanes else 'one'}"
     print(f"F={F:5d} {label:12s} {count:3d} x {n:6d} frames: {run:7.3f} s for {count} x {seconds:.0f} s of audio -> "
           f"{count * seconds / run:8.1f}x real time (compile + first call {first:.1f} s)", flush=True)
     return run
@@ -70,12 +76,7 @@ def stateful_floor(F, seconds, repeats):
     fn = jax.jit(lambda c: jax.lax.scan(step, c, None, length=n)[0])
     start = (jnp.zeros((1, F)), jnp.zeros((1, 256)), jnp.zeros((1, 256)))
     jax.block_until_ready(fn(start))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(start))
-        times.append(time.perf_counter() - t)
-    run = float(np.median(times))
+    run = median_seconds(lambda: jax.block_until_ready(fn(start)), repeats)
     print(f"F={F:5d} stateful floor: the products alone, plain JAX: {run:7.3f} s for {seconds:.0f} s -> "
           f"{seconds / run:8.1f}x real time", flush=True)
 
@@ -96,7 +97,7 @@ def main():
         for mode in args.modes.split(","):
             for count in (int(c) for c in args.count.split(",")):
                 run = measure(F, mode, args.seconds, args.repeats, count)
-                if mode != "stateful" and not args.lanes_only:
+                if mode != "stateful" and not args.lanes_only and uses_lanes(TrainConfig(), L, math.ceil(args.seconds * RATE / F)):
                     one = measure(F, mode, args.seconds, args.repeats, count, lanes=False)
                     print(f"    lanes are {one / run:.2f}x faster than one window at a time", flush=True)
 

@@ -145,8 +145,8 @@ def recurrence_floor(cell, repeats):
     except ImportError:
         pass
     print(f"{cell} forward recurrence of one layer, plain JAX (L={L}, batch {B}, H={H}):", flush=True)
-    for k_, t in times.items():
-        print(f"  {k_:44s} {1e3 * t:7.1f} ms", flush=True)
+    for name, t in times.items():
+        print(f"  {name:44s} {1e3 * t:7.1f} ms", flush=True)
 
 
 def main():

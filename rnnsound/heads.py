@@ -53,11 +53,11 @@ def noise_width(F, cfg):
     return F + 1 if cfg.output == "gmm" else F
 
 
-def check(F, hidden, cfg):
+def check(F, cfg):
     """Refuse a head that does not fit the frame size, in one line with the parameter count."""
     if cfg.output == "mulaw" and F > MULAW_MAX_F:
-        n = (hidden + 1) * LEVELS * F
-        raise UserError(f"output=mulaw at frame size {F} needs an output layer of {hidden} x {LEVELS * F} = "
+        n = (cfg.hidden + 1) * LEVELS * F
+        raise UserError(f"output=mulaw at frame size {F} needs an output layer of {cfg.hidden} x {LEVELS * F} = "
                         f"{n:,} parameters; use it with F <= {MULAW_MAX_F}, or use output=gmm")
 
 

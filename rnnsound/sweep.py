@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from . import heads, plots
+from .atomic import atomic_path
 from .config import DataConfig, TrainConfig, with_overrides
 from .errors import UserError
 from .train import read_json, read_log, write_json
@@ -74,7 +75,7 @@ def describe_run(name, overrides):
     """The fields every summary starts with: the run's name, overrides and main settings."""
     data_over, train_over = split_overrides(overrides)
     dcfg, tcfg = with_overrides(DataConfig(), data_over), with_overrides(TrainConfig(), train_over)
-    heads.check(dcfg.frame_size, tcfg.hidden, tcfg)
+    heads.check(dcfg.frame_size, tcfg)
     return {"name": name, "overrides": overrides, "frame_size": dcfg.frame_size, "seq_len": dcfg.seq_len,
             "hop": dcfg.hop_frames, "cell": tcfg.cell, "recur_axis": tcfg.recur_axis, "epochs": tcfg.epochs,
             "output": tcfg.output, "input_noise": tcfg.input_noise}
@@ -139,9 +140,8 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, te
     summary["step_norm_median"] = float(np.median(norms)) if norms else None
     summary.update(host=socket.gethostname(), worker=os.environ.get("RNNSOUND_WORKER", "serial"),
                    device=read_json(os.path.join(run_dir, "versions.json")).get("device", ""))
-    blog_seconds = blog_frames(tcfg, dcfg.seq_len, math.ceil(clip_seconds * dcfg.sample_rate / dcfg.frame_size)) \
-        * dcfg.frame_size / dcfg.sample_rate
-    blog_seconds = min(clip_seconds, blog_seconds)
+    frames = blog_frames(tcfg, dcfg.seq_len, math.ceil(clip_seconds * dcfg.sample_rate / dcfg.frame_size))
+    blog_seconds = min(clip_seconds, frames * dcfg.frame_size / dcfg.sample_rate)
     summary["clips"] = []
     for temperature in temperatures:
         for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
@@ -317,7 +317,6 @@ def report(out_dir):
         marked = set(meta["marked"])
         columns.insert(1, (meta["mark"], lambda s: "yes" if s["name"] in marked else ""))
     header = [h for h, _ in columns]
-    from .atomic import atomic_path
     with atomic_path(os.path.join(out_dir, "results.csv")) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header + ["status", "reason"])
@@ -355,7 +354,7 @@ CLIP_COLUMNS = [  # (header, how to get it from a summary and one of its clips)
     ("input noise", lambda s, c: f"{s.get('input_noise', 0):g}"), ("F", lambda s, c: s["frame_size"]),
     ("L", lambda s, c: s["seq_len"]), ("dev/zero", lambda s, c: f"{s['best_dev'] / s['baselines']['zero']:.3f}"),
     ("dev bits", lambda s, c: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
-    ("mode", lambda s, c: c["mode"] if "mode" in c else ""), ("T", lambda s, c: _get(c, "temperature", "g")),
+    ("mode", lambda s, c: c["mode"]), ("T", lambda s, c: _get(c, "temperature", "g")),
     ("s", lambda s, c: f"{c['seconds']:.1f}"), ("fade", lambda s, c: f"{c['fade_ratio']:.3g}"),
     ("loud dev dB", lambda s, c: _get(c, "loudness_max_deviation_db", ".1f")),
     ("flatness", lambda s, c: _get(c, "spectral_flatness", ".3g")),
@@ -368,7 +367,6 @@ CLIP_COLUMNS = [  # (header, how to get it from a summary and one of its clips)
 
 def write_clips_table(out_dir, title, done):
     """clips.csv and clips.md: one row per generated clip of every finished run."""
-    from .atomic import atomic_path
     rows = [[get(s, {**s[c["key"]], "mode": c["mode"]}) for _, get in CLIP_COLUMNS]
             for s in done for c in s.get("clips", [{"key": m, "mode": m} for m in ("stateful", "blog")])]
     header = [h for h, _ in CLIP_COLUMNS]
