@@ -31,5 +31,5 @@ setup(
         "bench": ["torch>=2.2,<3"],
         "cuda": ["jax[cuda12]>=0.7,<0.11"],  # JAX's CUDA wheels: training and generation on an NVIDIA GPU
     },
-    entry_points={"console_scripts": ["rnnsound=rnnsound.cli:main"]},
+    entry_points={"console_scripts": ["rnnsound=rnnsound.__main__:main"]},
 )

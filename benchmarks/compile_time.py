@@ -17,11 +17,12 @@ enable that cache: JAX's CPU entries are rejected on some CPUs and can crash on 
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
+
+from rnnsound.runtime import use_float32
 
 B, L, H = 128, 100, 256
 
@@ -34,17 +35,17 @@ def measure(cell, F, cache_dir=None):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     import numpy as np
-    from rnnsound import model
+    from rnnsound import graph
     from rnnsound.config import TrainConfig
-    from rnnsound.network import Network
+    from rnnsound.compiled import Network
     times = {}
     t = time.perf_counter()
     tiny = TrainConfig(cell=cell, hidden=4, batch_size=2)
     x = np.zeros((2, 3, 4), np.float32)
-    Network(4, 3, tiny, model.init_params(4, tiny, np.random.default_rng(0))).train_step(x, x, 0.0)
+    Network(4, 3, tiny, graph.init_params(4, tiny, np.random.default_rng(0))).train_step(x, x, 0.0)
     times["first function"] = time.perf_counter() - t
     cfg = TrainConfig(cell=cell, hidden=H, batch_size=B)
-    net = Network(F, L, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
+    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
     x = np.zeros((B, L, F), np.float32)
     t = time.perf_counter()
     step = net._fused(x.shape)
@@ -59,6 +60,7 @@ def measure(cell, F, cache_dir=None):
 
 
 def main():
+    use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cells", default="gru,lstm")
     p.add_argument("--frames", default="40")

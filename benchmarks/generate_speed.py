@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from rnnsound import model
+from rnnsound import graph
 from rnnsound.config import TrainConfig
 from rnnsound.generate import compile_generator, uses_lanes
 
@@ -39,7 +39,7 @@ def median_seconds(fn, repeats):
 
 def measure(F, mode, seconds, repeats, count=1, lanes=None):
     cfg = TrainConfig(hidden=256)
-    params = model.init_params(F, cfg, np.random.default_rng(0))
+    params = graph.init_params(F, cfg, np.random.default_rng(0))
     seed = np.random.default_rng(1).uniform(-0.5, 0.5, (count, L, F)).astype(np.float32)
     n = math.ceil(seconds * RATE / F)
     t = time.perf_counter()

@@ -28,6 +28,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from rnnsound.runtime import use_float32
+
 B, L, H = 128, 100, 256
 
 
@@ -42,11 +44,11 @@ def median_time(fn, repeats):
 
 
 def profile(F, cell, repeats):
-    from rnnsound import model
+    from rnnsound import graph
     from rnnsound.config import TrainConfig
-    from rnnsound.network import Network, compile_mode
+    from rnnsound.compiled import Network, compile_mode
     cfg = TrainConfig(hidden=H, cell=cell)
-    net = Network(F, L, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
+    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
     p, mode = net.shared, compile_mode("jax")
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((B, L, F)) * 0.3).astype(np.float32)
@@ -55,14 +57,14 @@ def profile(F, cell, repeats):
     h_top = rng.standard_normal((B, L, H)).astype(np.float32) * 0.1
     xv, yv = pt.tensor3(dtype="float32", shape=x.shape), pt.tensor3(dtype="float32", shape=y.shape)
     hv, tv = pt.tensor3(dtype="float32", shape=h_in.shape), pt.tensor3(dtype="float32", shape=h_top.shape)
-    zeros = model.zero_states(cfg.cell, cfg.layers, B, H)
-    loss = model.mse(model.predict_batch(p, xv, cfg)[0], yv)
+    zeros = graph.zero_states(cfg.cell, cfg.layers, B, H)
+    loss = graph.mse(graph.predict_batch(p, xv, cfg)[0], yv)
     grads = pt.grad(loss, list(p.values()))
     fns = {
-        "input map": (pytensor.function([xv], model.input_map(p, xv), mode=mode), (x,)),
-        "recurrence": (pytensor.function([hv], model.recurrent_stack(p, hv, zeros, cell, cfg.layers, H)[0], mode=mode),
+        "input map": (pytensor.function([xv], graph.input_map(p, xv), mode=mode), (x,)),
+        "recurrence": (pytensor.function([hv], graph.recurrent_stack(p, hv, zeros, cell, cfg.layers, H)[0], mode=mode),
                        (h_in,)),
-        "output map": (pytensor.function([tv, yv], model.mse(model.output_map(p, tv), yv), mode=mode), (h_top, y)),
+        "output map": (pytensor.function([tv, yv], graph.mse(graph.output_map(p, tv), yv), mode=mode), (h_top, y)),
         "forward": (pytensor.function([xv, yv], loss, mode=mode), (x, y)),
         "forward+grad": (pytensor.function([xv, yv], grads, mode=mode), (x, y)),
     }
@@ -150,6 +152,7 @@ def recurrence_floor(cell, repeats):
 
 
 def main():
+    use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", default="40,1000,4000")
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru")

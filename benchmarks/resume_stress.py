@@ -35,7 +35,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     from rnnsound import checkpoint
-    from rnnsound.train import read_log
+    from rnnsound.files import read_csv
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="resume_stress_")
     data = os.path.join(work, "data.hdf5")
@@ -46,7 +46,7 @@ def main():
     interrupts = []
     log = os.path.join(split, "log.csv")
     while True:
-        rows_before = len(read_log(log))
+        rows_before = len(read_csv(log))
         # --resume once the run's settings are saved; before that, the command that created it
         resume = os.path.exists(os.path.join(split, "config.json"))
         proc = subprocess.Popen(train_cmd(data, split, args.epochs, resume), stderr=subprocess.PIPE, text=True)
@@ -57,7 +57,7 @@ def main():
         else:  # during training: after a random number of further steps
             target, deadline = rows_before + rng.randint(1, args.max_steps), t0 + 600
             when = f"{target - rows_before} steps"
-        while proc.poll() is None and time.time() < deadline and (target is None or len(read_log(log)) < target):
+        while proc.poll() is None and time.time() < deadline and (target is None or len(read_csv(log)) < target):
             time.sleep(0.01)
         if proc.poll() is not None:
             err = proc.stderr.read()
@@ -73,7 +73,7 @@ def main():
     b_params, b_opt, b_meta = checkpoint.load(os.path.join(split, "last.h5"))
     diff = max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for a, b in ((a_params, b_params), (a_opt, b_opt))
                for k in a)
-    rows = [[(r["kind"], r["step"], r["train_mse"], r["dev_mse"]) for r in read_log(os.path.join(d, "log.csv"))]
+    rows = [[(r["kind"], r["step"], r["train_mse"], r["dev_mse"]) for r in read_csv(os.path.join(d, "log.csv"))]
             for d in (whole, split)]
     print(f"{len(interrupts)} interrupts ({', '.join(f'{n} {sum(i[0] == n for i in interrupts)}' for n in ('SIGINT', 'SIGTERM', 'SIGKILL'))}); "
           f"steps {a_meta['step']} and {b_meta['step']}; max |difference| over every array of last.h5: {diff:.3g}; "

@@ -17,10 +17,12 @@ import time
 
 import numpy as np
 
+from rnnsound.runtime import use_float32
+
 
 def prepare_data(path):
     from rnnsound.config import DataConfig
-    from rnnsound.dataset import prepare
+    from rnnsound.prepare import prepare
     from rnnsound.default_song import BLOG_SAMPLES, EmbeddedSong
     if not os.path.exists(path):
         print(f"preparing {path} (her length, F=1000, L=100; about 1.5 min)...", flush=True)
@@ -34,6 +36,7 @@ def drop_caches():
 
 
 def main():
+    use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.path.join("data", "etude_blog_f1000_l100.hdf5"),
                    help="a prepared dataset (default %(default)s, made if missing)")
@@ -41,15 +44,15 @@ def main():
     p.add_argument("--steps", type=int, default=4, help="training steps per round (default %(default)s)")
     p.add_argument("--drop-caches", action="store_true", help="drop the page cache before each lazy round (root)")
     args = p.parse_args()
-    from rnnsound import model
+    from rnnsound import graph
     from rnnsound.config import TrainConfig
-    from rnnsound.network import Network
+    from rnnsound.compiled import Network
     from rnnsound.streams import Prefetch, ShuffledScheme, SongDataset
     prepare_data(args.data)
     cfg = TrainConfig()
     memory, lazy = (SongDataset(args.data, "train", load_in_memory=m) for m in (True, False))
     F, L = memory.attrs["frame_size"], memory.attrs["seq_len"]
-    net = Network(F, L, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
+    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
     batches = ShuffledScheme(memory.num_examples, cfg.batch_size, cfg.seed).batches(0)
     full = [b for b in batches if len(b) == cfg.batch_size]
     net.train_step(*memory.get(full[0]), 1e-9)  # compile

@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from rnnsound.runtime import use_float32
+
 B, L, H = 128, 100, 256
 
 
@@ -59,11 +61,11 @@ def gemm_rate(n=2048, repeats=5):
 
 
 def rnnsound_step(F, backend, seq_len=L, output="mse", mixtures=4, cell="gru"):
-    from rnnsound import model
+    from rnnsound import graph
     from rnnsound.config import TrainConfig
-    from rnnsound.network import Network
+    from rnnsound.compiled import Network
     cfg = TrainConfig(hidden=H, backend=backend, output=output, mixtures=mixtures, cell=cell)
-    net = Network(F, seq_len, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
+    net = Network(F, seq_len, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
     x = np.random.default_rng(1).standard_normal((B, seq_len, F)).astype(np.float32) * 0.3
     y = np.roll(x, -1, axis=1)
     return lambda: net.train_step(x, y, 0.002), net
@@ -161,6 +163,7 @@ def memory(F, seq_len, backend):
 
 
 def main():
+    use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", default="40,1000,4000", help="frame sizes F (default %(default)s)")
     p.add_argument("--backends", default="jax,c", help="PyTensor backends: jax, c, numba (default %(default)s)")

@@ -18,7 +18,7 @@ of training: plan it first (counts, estimated time and memory per run, nothing t
 """
 import sys
 
-from rnnsound.sweep import Sweep, cli
+from rnnsound.sweeps import Sweep, main
 
 FRAME_SIZES = (40, 50, 100, 800, 1000, 4000, 40000)
 SEQ_LENS = (50, 100, 1000, 4000, 10000)
@@ -32,10 +32,10 @@ def name(F, L):
 
 
 SWEEP = Sweep(
-    name="blog_grid", title="Her whole grid (F x L, no overlap)", swept="frame_size", base={},
+    name="blog_grid", title="Her whole grid (F x L, no overlap)", base={},
     variants=tuple({"frame_size": F, "seq_len": L} for F, L in PAIRS),
     marked=tuple(name(F, L) for F, L in COMMITTED), mark="her code",
 )
 
 if __name__ == "__main__":
-    sys.exit(cli(SWEEP))
+    sys.exit(main(SWEEP))

@@ -14,15 +14,15 @@ overlapping windows (a new example every 2 frames at F=1000, every frame at F=40
 """
 import sys
 
-from rnnsound.sweep import Sweep, cli
+from rnnsound.sweeps import Sweep, main
 
 RUNS = ((1000, 100, 0), (1000, 100, 2), (4000, 50, 0), (4000, 50, 1))  # (F, L, hop); hop 0 = no overlap
 SWEEP = Sweep(
     name="committed_code_ablation", title="Committed-code bug (recurrence over the batch) vs intended",
-    swept="recur_axis", base={},
+    base={},
     variants=tuple({"frame_size": F, "seq_len": L, "hop": hop, "recur_axis": axis}
                    for F, L, hop in RUNS for axis in ("time", "batch")),
 )
 
 if __name__ == "__main__":
-    sys.exit(cli(SWEEP))
+    sys.exit(main(SWEEP))

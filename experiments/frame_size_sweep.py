@@ -13,13 +13,13 @@ Windows do not overlap, as in the blog; pass `--set hop=10` for 10x more (overla
 """
 import sys
 
-from rnnsound.sweep import Sweep, cli
+from rnnsound.sweeps import Sweep, main
 
 SWEEP = Sweep(
-    name="frame_size", title="Frame size sweep (L = 100)", swept="frame_size",
+    name="frame_size", title="Frame size sweep (L = 100)",
     base={"seq_len": 100},
     variants=tuple({"frame_size": F} for F in (40, 50, 100, 800, 1000, 4000, 40000)),
 )
 
 if __name__ == "__main__":
-    sys.exit(cli(SWEEP))
+    sys.exit(main(SWEEP))

@@ -14,7 +14,7 @@ recipe, 30 epochs, windows without overlap, the intended model. Runs:
 """
 import sys
 
-from rnnsound.sweep import Sweep, cli
+from rnnsound.sweeps import Sweep, main
 
 CELLS = ("gru", "lstm")
 HER_PAIRS = ((1000, 100), (1000, 50), (4000, 100), (4000, 50))
@@ -23,10 +23,10 @@ SEQ_LENS = (50, 100, 1000, 4000, 10000)
 PAIRS = HER_PAIRS + tuple((F, L) for F in (1000, 4000) for L in SEQ_LENS if (F, L) not in HER_PAIRS)
 
 SWEEP = Sweep(
-    name="her_scale_cells", title="LSTM vs GRU at her scale", swept="seq_len", base={},
+    name="her_scale_cells", title="LSTM vs GRU at her scale", base={},
     variants=tuple({"frame_size": F, "seq_len": L, "cell": c} for F, L in PAIRS for c in CELLS)
     + tuple({"frame_size": 1000, "seq_len": 100, "cell": c, "seed": s} for s in SEEDS for c in CELLS),
 )
 
 if __name__ == "__main__":
-    sys.exit(cli(SWEEP))
+    sys.exit(main(SWEEP))

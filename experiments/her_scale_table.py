@@ -17,8 +17,7 @@ import sys
 import numpy as np
 
 from rnnsound.streams import SequentialScheme, SongDataset
-from rnnsound.sweep import read_json
-from rnnsound.train import read_log
+from rnnsound.files import read_csv, read_json
 
 HERS = {(1000, 100): ("train 0.056 -> 0.033 (0.59)", 0.59, 390), (4000, 50): ("dev 0.0561 -> 0.0504 (0.90)", 0.90, 210)}
 
@@ -42,7 +41,7 @@ def rows(folder):
         if s["status"] != "done":
             continue
         config = read_json(os.path.join(run, "config.json"))
-        epochs = [r for r in read_log(os.path.join(run, "log.csv")) if r["kind"] == "epoch"]
+        epochs = [r for r in read_csv(os.path.join(run, "log.csv")) if r["kind"] == "epoch"]
         zero = s["baselines"]["zero"]
         wall = s["train_seconds"] + sum(s[m]["wall_seconds"] for m in ("stateful", "blog"))
         her = HERS.get((s["frame_size"], s["seq_len"]), ("", None, None))

@@ -9,13 +9,13 @@ for the classmates' choice. Everything else is the blog's recipe.
 """
 import sys
 
-from rnnsound.sweep import Sweep, cli
+from rnnsound.sweeps import Sweep, main
 
 PAIRS = ((40, 100), (1000, 100), (4000, 50))
 SWEEP = Sweep(
-    name="lstm_vs_gru", title="LSTM vs GRU", swept="cell", base={},
+    name="lstm_vs_gru", title="LSTM vs GRU", base={},
     variants=tuple({"frame_size": F, "seq_len": L, "cell": cell} for F, L in PAIRS for cell in ("gru", "lstm")),
 )
 
 if __name__ == "__main__":
-    sys.exit(cli(SWEEP))
+    sys.exit(main(SWEEP))

@@ -15,12 +15,12 @@ loudness (BS.1770), spectral flatness, spectral distance and copying.
 import sys
 
 from rnnsound.heads import MULAW_MAX_F
-from rnnsound.sweep import Sweep, cli
+from rnnsound.sweeps import Sweep, main
 
 PAIRS = ((40, 100), (1000, 100))
 NOISE = 0.02
 SWEEP = Sweep(
-    name="output_heads", title="Output heads: mse vs gmm vs mulaw, with and without input noise", swept="output",
+    name="output_heads", title="Output heads: mse vs gmm vs mulaw, with and without input noise",
     base={},
     variants=tuple({"frame_size": F, "seq_len": L, "output": head, **({"input_noise": NOISE} if noise else {})}
                    for F, L in PAIRS for head in ("mse", "gmm", "mulaw") for noise in (False, True)
@@ -29,4 +29,4 @@ SWEEP = Sweep(
 )
 
 if __name__ == "__main__":
-    sys.exit(cli(SWEEP))
+    sys.exit(main(SWEEP))

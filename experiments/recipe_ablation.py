@@ -19,14 +19,14 @@ plotted pair (F=1000, L=100, no overlap, GRU 2x256, 30 epochs):
 """
 import sys
 
-from rnnsound.sweep import Sweep, cli
+from rnnsound.sweeps import Sweep, main
 
 SWEEP = Sweep(
-    name="recipe_ablation", title="Her optimiser recipe and its variants (F=1000, L=100)", swept="optimizer",
+    name="recipe_ablation", title="Her optimiser recipe and its variants (F=1000, L=100)",
     base={"frame_size": 1000, "seq_len": 100},
     variants=({"optimizer": "rmsprop"}, {"max_scaling": 1e8}, {"max_scaling": 1e8, "step_clip": 0},
               {"optimizer": "adam"}, {"normalisation": "stdev"}),
 )
 
 if __name__ == "__main__":
-    sys.exit(cli(SWEEP))
+    sys.exit(main(SWEEP))

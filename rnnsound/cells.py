@@ -1,7 +1,8 @@
 """Recurrent layers as PyTensor ops with a hand-written backward pass (BPTT).
 
 PyTensor's automatic gradient of a `scan` accumulates each weight gradient inside the backward
-loop: four small matrix products per step, measured ~3.5x the forward time here. These layers
+loop: four small matrix products per step, several times the forward pass's time
+(benchmarks/profile_step.py). These layers
 compute the same exact gradient with the weight gradients hoisted out of the loop as one large
 product over all (steps x batch) rows, leaving in the loop only the products that carry the
 gradient to the previous state (as many as the forward step has). The forward scan also emits

@@ -2,43 +2,26 @@
 import argparse
 import os
 import signal
-import sys
-import warnings
 
-from .config import DataConfig, TrainConfig, parse_assignments, with_overrides
+from . import song as songs
+from .config import CHOICES, DataConfig, TrainConfig, from_dict, parse_assignments, with_overrides
 from .errors import UserError
-
-
-def song_from_args(song, style, minutes):
-    """An audio file's path, or the embedded song of `style` and `minutes` (None: the default song)."""
-    from .default_song import EmbeddedSong, parse_minutes
-    if song is not None:
-        if style is not None or minutes is not None:
-            raise UserError("--style and --minutes choose the embedded song; leave them out when you give a song file")
-        return song
-    if style is None and minutes is None:
-        return None
-    return EmbeddedSong(style or "etude", None if minutes is None else parse_minutes(minutes))
-
-
-def add_song_options(parser):
-    """--style and --minutes: which embedded song, and how long (used when no song file is given)."""
-    from .default_song import STYLES
-    parser.add_argument("--style", choices=STYLES, help="embedded song style when no song file is given: etude "
-                        "(the default song: pop-like, drums) or ambient (slow pads and drones, no drums, like the "
-                        "class song)")
-    parser.add_argument("--minutes", metavar="M|blog", help="length of the embedded song in minutes (at most the "
-                        "class song's 181.49), or 'blog' for exactly its 174,229,537 samples; default: the "
-                        "étude's 3:26")
+from .files import read_json
+from .generate import GENERATION_MODES, clip_paths, generate, generate_clips
+from .interrupts import SIGNALS, stop_now
+from .prepare import prepare
+from .rundir import RunFolder
+from .runtime import exit_status, quiet_known_warnings
+from .sweeps.report import report
+from .train import train
 
 
 def _prepare(args):
-    from .dataset import prepare, song_stem
-    song = song_from_args(args.song, args.style, args.minutes)
+    song = songs.from_args(args.song, args.style, args.minutes)
     cfg = with_overrides(DataConfig(), {
         "sample_rate": args.sample_rate, "frame_size": args.frame_size, "seq_len": args.seq_len, "hop": args.hop,
         "normalisation": args.normalisation, "train_fraction": args.train_fraction, "dtype": args.dtype})
-    out = args.output or f"data/{song_stem(song)}_f{cfg.frame_size}_l{cfg.seq_len}" \
+    out = args.output or f"data/{song.stem}_f{cfg.frame_size}_l{cfg.seq_len}" \
                          f"{'' if cfg.hop == 0 else f'_h{cfg.hop}'}.hdf5"
     info = prepare(song, out, cfg, progress=not args.quiet, accept_damaged=args.accept_damaged)
     print(f"wrote {out}: {info['train']} train + {info['dev']} dev examples of {cfg.seq_len} frames x "
@@ -47,9 +30,6 @@ def _prepare(args):
 
 def _train_config(args):
     """Blog defaults, or with --resume the run's saved config; then the flags given."""
-    import os
-    from .config import from_dict
-    from .train import read_json
     overrides = {k.replace("-", "_"): v for k, v in parse_assignments(args.set).items()}
     for flag in ("cell", "hidden", "layers", "epochs", "batch_size", "backend", "seed"):
         value = getattr(args, flag)
@@ -59,14 +39,12 @@ def _train_config(args):
                                 f"{flag}; give it once")
             overrides[flag] = value
     base = TrainConfig()
-    if args.resume and os.path.exists(os.path.join(args.resume, "config.json")):
-        base = from_dict(TrainConfig, read_json(os.path.join(args.resume, "config.json"), ("train",))["train"])
+    if args.resume and os.path.exists(RunFolder(args.resume).config):
+        base = from_dict(TrainConfig, read_json(RunFolder(args.resume).config, ("train",))["train"])
     return with_overrides(base, overrides)
 
 
 def _train(args):
-    import os
-    from .train import train
     cfg = _train_config(args)
     run_dir = args.resume or args.output
     if args.resume and args.output and os.path.abspath(args.resume) != os.path.abspath(args.output):
@@ -81,8 +59,6 @@ def _train(args):
 
 
 def _generate(args):
-    import os
-    from .generate import clip_paths, generate_clips
     out = args.output or os.path.join(args.run_dir, "samples", f"{args.mode}_{args.seed_split}{args.seed_index}.wav")
     clips = generate_clips(args.run_dir, out, args.mode, args.seconds, args.seed_index, args.seed_split,
                            args.checkpoint, progress=not args.quiet, sample_rate=args.sample_rate,
@@ -99,10 +75,6 @@ def _generate(args):
 
 def _demo(args):
     """The main job on the embedded song: prepare, train with the blog's recipe, generate 3 ways."""
-    import os
-    from .dataset import prepare
-    from .generate import generate
-    from .train import train
     data = os.path.join(args.output, f"default_f{args.frame_size}_l{args.seq_len}_h{args.hop}.hdf5")
     if not os.path.exists(data):
         info = prepare(None, data, with_overrides(DataConfig(), {"frame_size": args.frame_size, "seq_len": args.seq_len,
@@ -116,7 +88,7 @@ def _demo(args):
     print(f"trained {s['steps']} updates in {s['seconds']:.0f} s: best dev MSE {s['best_dev']:.5g}; baselines: predict "
           f"zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g}")
     for mode in ("stateful", "window", "blog"):
-        out = os.path.join(run, "samples", f"{mode}.wav")
+        out = RunFolder(run).sample(mode)
         m = generate(run, out, mode, args.seconds, progress=not args.quiet)
         print(f"{out}: fade ratio {m['fade_ratio']:.3g}, tick score {m['tick_score']:.2f}, "
               f"spectral distance {m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
@@ -124,7 +96,6 @@ def _demo(args):
 
 
 def _report(args):
-    from .sweep import report
     summaries = report(args.folder)
     done = sum(s["status"] == "done" for s in summaries)
     print(f"{args.folder}: results.md, results.csv, curves.png and summary.png from {done} finished of {len(summaries)} runs")
@@ -148,16 +119,16 @@ def build_parser():
                                     "resample, normalise, cut into examples of L frames of F samples, split "
                                     "train/dev, and write Fuel's H5PYDataset layout.")
     pp.add_argument("song", nargs="?", help="audio file; omitted: an embedded song (default: the 3:26 étude)")
-    add_song_options(pp)
+    songs.add_song_options(pp)
     pp.add_argument("--frame-size", "-F", type=int, default=d.frame_size, help="F, samples per frame (default %(default)s)")
     pp.add_argument("--seq-len", "-L", type=int, default=d.seq_len, help="L, frames per example (default %(default)s)")
     pp.add_argument("--hop", type=int, default=d.hop, help="frames between example starts; 0 = L, no overlap (default)")
     pp.add_argument("--sample-rate", type=int, default=d.sample_rate, help="Hz to resample to (default %(default)s)")
-    pp.add_argument("--normalisation", choices=("minmax", "stdev"), default=d.normalisation,
+    pp.add_argument("--normalisation", choices=CHOICES["normalisation"], default=d.normalisation,
                     help="minmax: the blog's 2*(x-mean-min)/(max-min)-1; stdev: (x-mean)/std (default %(default)s)")
     pp.add_argument("--train-fraction", type=float, default=d.train_fraction,
                     help="fraction of the song used for training (default: the class's 160e6/174229537)")
-    pp.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype, help="stored type (blog: float64)")
+    pp.add_argument("--dtype", choices=CHOICES["dtype"], default=d.dtype, help="stored type (blog: float64)")
     pp.add_argument("-o", "--output", help="output .hdf5 (default data/<song>_f<F>_l<L>.hdf5)")
     pp.add_argument("--accept-damaged", action="store_true", help="use a song file that is cut short (its header "
                     "promises more audio than it holds) or has samples far beyond full scale, instead of refusing it")
@@ -172,12 +143,12 @@ def build_parser():
     tp.add_argument("-o", "--output", help="run folder to create")
     tp.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder from its last.h5, "
                     "with its saved settings (give --epochs to extend it)")
-    tp.add_argument("--cell", choices=("gru", "lstm"), help=f"recurrent cell (default {t.cell})")
+    tp.add_argument("--cell", choices=CHOICES["cell"], help=f"recurrent cell (default {t.cell})")
     tp.add_argument("--hidden", type=int, help=f"units per layer (default {t.hidden}; the blog also used 199)")
     tp.add_argument("--layers", type=int, help=f"recurrent layers (default {t.layers})")
     tp.add_argument("--epochs", type=int, help=f"passes over the train split (default {t.epochs})")
     tp.add_argument("--batch-size", type=int, help=f"examples per update (default {t.batch_size})")
-    tp.add_argument("--backend", choices=("jax", "c", "numba"), help=f"PyTensor backend (default {t.backend})")
+    tp.add_argument("--backend", choices=CHOICES["backend"], help=f"PyTensor backend (default {t.backend})")
     tp.add_argument("--seed", type=int, help=f"initialisation and data order (default {t.seed})")
     tp.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="any other TrainConfig field, e.g. --set recur_axis=batch --set learning_rate=0.001 "
@@ -190,7 +161,7 @@ def build_parser():
                                     "predictions back, write a 16-bit WAV (seed excluded) with metrics and a picture.")
     gp.add_argument("run_dir", help="a folder written by `rnnsound train`")
     gp.add_argument("-o", "--output", help="output .wav (default RUN_DIR/samples/<mode>_<split><index>.wav)")
-    gp.add_argument("--mode", choices=("blog", "window", "stateful"), default="blog",
+    gp.add_argument("--mode", choices=GENERATION_MODES, default="blog",
                     help="blog: feed each whole prediction back; window: slide an L-frame window; "
                          "stateful: carry the recurrent state (default %(default)s)")
     gp.add_argument("--seconds", type=float, default=30.0, help="length of generated audio (default %(default)s)")
@@ -229,25 +200,8 @@ def build_parser():
     return p
 
 
-def quiet_known_warnings():
-    """Hide two harmless warnings of PyTensor's JAX backend from command-line users: JAX runs in
-    float32 (PyTensor's float64 accumulators are truncated) and shape assertions are not traced."""
-    warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
-    warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
-
-
-def _stop_now(signum, frame):
-    """SIGINT or SIGTERM where nothing is being saved (startup, decoding, generation; training's loop
-    and prepare's write phase defer signals and save or clean up themselves): stop at once.
-    Unwinding an exception through JAX's or HDF5's C++ could crash; every output is written to a
-    temporary and renamed, so none is left partial (a stray temporary goes with the next write)."""
-    os.write(2, f"rnnsound: stopped by {signal.Signals(signum).name}; nothing was being saved, and every "
-                "existing output is untouched\n".encode())
-    os._exit(128 + signum)
-
-
 def main(argv=None):
-    previous = {s: signal.signal(s, _stop_now) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, stop_now) for s in SIGNALS}
     try:
         return _main(argv)
     finally:
@@ -261,16 +215,4 @@ def _main(argv):
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code
-    try:
-        args.func(args)
-    except UserError as e:
-        print(f"rnnsound: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        from .atomic import is_disk_full
-        if not is_disk_full(e):
-            raise
-        print(f"rnnsound: error: the disk filled up while writing ({e.filename or 'an output file'}); nothing "
-              "partial was kept; free some space and run the command again", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("rnnsound", args.func, args)

@@ -6,7 +6,6 @@ not say; our choice). Overrides come as strings `key=value`, are converted to th
 and unknown keys are refused, so a typo never runs silently with a default.
 """
 import dataclasses
-import json
 import math
 import typing
 
@@ -14,6 +13,12 @@ from .errors import UserError
 
 # Fraction of the class song used for training: 160,000,000 of its 174,229,537 samples.
 BLOG_TRAIN_FRACTION = 160_000_000 / 174_229_537
+
+# The allowed values of every setting that is a choice: the command lines offer these, and
+# `validate` checks them (the first is not always the default).
+CHOICES = {"normalisation": ("minmax", "stdev"), "dtype": ("float32", "float64"),
+           "cell": ("gru", "lstm"), "recur_axis": ("time", "batch"), "optimizer": ("rmsprop", "adam"),
+           "backend": ("jax", "c", "numba"), "output": ("mse", "gmm", "mulaw")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,10 +42,7 @@ class DataConfig:
         _in_range(self, "seq_len", 1, 10 ** 7)
         _in_range(self, "hop", 0, 10 ** 7, note=" (0 = no overlap)")
         _in_range(self, "train_fraction", 0.0, 1.0, open_ends=True)
-        if self.normalisation not in ("minmax", "stdev"):
-            raise UserError(f"normalisation must be 'minmax' or 'stdev', got {self.normalisation!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise UserError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        _check_choices(self, ("normalisation", "dtype"))
         return self
 
 
@@ -73,11 +75,7 @@ class TrainConfig:
         for name, lo, hi in (("hidden", 1, 16384), ("layers", 1, 64), ("batch_size", 1, 10 ** 6), ("epochs", 0, 10 ** 6),
                              ("seed", 0, 2 ** 32 - 1), ("bptt_chunk", 0, 10 ** 7)):
             _in_range(self, name, lo, hi)
-        choices = {"cell": ("gru", "lstm"), "recur_axis": ("time", "batch"),
-                   "optimizer": ("rmsprop", "adam"), "backend": ("jax", "c", "numba"), "output": ("mse", "gmm", "mulaw")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise UserError(f"{name.replace('_', '-')} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        _check_choices(self, ("cell", "recur_axis", "optimizer", "backend", "output"))
         _in_range(self, "learning_rate", 0.0, None, open_ends=True)
         _in_range(self, "init_width", 0.0, 10.0, open_ends=True)
         _in_range(self, "forget_bias", -100.0, 100.0)
@@ -90,6 +88,13 @@ class TrainConfig:
         _in_range(self, "mixtures", 1, 256)
         _in_range(self, "input_noise", 0.0, 10.0)
         return self
+
+
+def _check_choices(config, names):
+    for name in names:
+        if getattr(config, name) not in CHOICES[name]:
+            raise UserError(f"{name.replace('_', '-')} must be one of {', '.join(CHOICES[name])}; "
+                            f"got {getattr(config, name)!r}")
 
 
 def _in_range(config, name, lo, hi, note="", open_ends=False, open_low=False, open_high=False):
@@ -144,11 +149,28 @@ def parse_assignments(pairs):
     return out
 
 
-def to_json(config):
-    return json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True)
-
-
 def from_dict(cls, data):
     """Build a config from a saved dict, ignoring keys a newer version no longer has."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+DATA_KEYS = tuple(f.name for f in dataclasses.fields(DataConfig))
+TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def split_overrides(overrides):
+    """({data overrides}, {train overrides}) of one dict of both; an unknown key is one line."""
+    data = {k: v for k, v in overrides.items() if k.replace("-", "_") in DATA_KEYS}
+    train = {k: v for k, v in overrides.items() if k.replace("-", "_") in TRAIN_KEYS}
+    unknown = set(overrides) - set(data) - set(train)
+    if unknown:
+        raise UserError(f"unknown setting(s) {', '.join(sorted(unknown))}; valid: "
+                        f"{', '.join(sorted(DATA_KEYS + TRAIN_KEYS))}")
+    return data, train
+
+
+def configs(overrides):
+    """(DataConfig, TrainConfig): the blog's defaults with `overrides` (one dict of both), validated."""
+    data, train = split_overrides(overrides)
+    return with_overrides(DataConfig(), data), with_overrides(TrainConfig(), train)

@@ -21,10 +21,13 @@ movement, so a shorter rendering is exactly the start of a longer one):
 (3,303,226 samples at 16 kHz). `BLOG_SAMPLES` is the class song's length, 174,229,537 samples.
 """
 import dataclasses
+import hashlib
 
 import numpy as np
 import scipy.signal
 from tqdm import tqdm
+
+from .errors import UserError
 
 TITLE = "Etude for rnnsound (synthesised, 93 bpm, C major, 3:26)"
 STYLES = ("etude", "ambient")
@@ -268,6 +271,28 @@ class EmbeddedSong:
         n = self.num_samples(sample_rate)
         return f"embedded {self.style} song, {n} samples ({n / sample_rate / 60:.1f} min)"
 
+    # the interface of rnnsound.song
+    path = None
+
+    @property
+    def label(self):
+        return self.describe()
+
+    @property
+    def identity(self):
+        return self.describe()
+
+    def load(self, sample_rate, progress=True, accept_damaged=False):
+        """(samples, source name, sha256 of the samples, title and recipe as dataset attributes)."""
+        samples = self.render(sample_rate, progress)
+        name = "default_song" if self.is_default else f"embedded_{self.stem}"
+        extra = {"title": TITLE if self.is_default else self.describe(sample_rate),
+                 "embedded_style": self.style, "embedded_seed": self.seed}
+        return samples, name, hashlib.sha256(samples.tobytes()).hexdigest(), extra
+
+    def to_json(self):
+        return {"embedded": dataclasses.asdict(self)}
+
     def render(self, sample_rate=16000, progress=False):
         """float32 samples in [-0.8, 0.8]: movements rendered one by one, the last one cut."""
         n = self.num_samples(sample_rate)
@@ -285,7 +310,6 @@ class EmbeddedSong:
 
 def parse_minutes(text):
     """`--minutes`: a positive number of minutes, or `blog` for the class song's 174,229,537 samples."""
-    from .errors import UserError
     if str(text).lower() == "blog":
         return BLOG_SAMPLES
     try:

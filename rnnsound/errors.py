@@ -19,3 +19,8 @@ class Interrupted(UserError):
     def __init__(self, message, exit_code=130):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class SongTooShort(UserError):
+    """The song cannot give one train and one dev example at the chosen F, L and hop: a sweep
+    records such a pair as infeasible instead of failing."""

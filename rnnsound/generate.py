@@ -30,14 +30,16 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from . import audio, checkpoint, heads, metrics, model, plots
+from . import audio, checkpoint, graph, heads, metrics, plots
 from .atomic import check_writable
 from .config import TrainConfig, from_dict
-from .dataset import denormalise
+from .compiled import compile_mode
 from .errors import UserError
-from .network import compile_mode
+from .files import read_csv, read_json, write_json
+from .prepare import denormalise
+from .rundir import RunFolder
+from .runtime import use_float32
 from .streams import SongDataset, norm_of, read_attrs
-from .train import read_json, read_log, write_json
 
 GENERATION_MODES = ("blog", "window", "stateful")
 MAX_SECONDS = 3600
@@ -45,12 +47,12 @@ MAX_SECONDS = 3600
 
 def load_run(run_dir, which="best"):
     """(TrainConfig, params, dataset path, dataset attrs) of a finished or interrupted run."""
-    config_path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(config_path):
+    run = RunFolder(run_dir)
+    if not os.path.exists(run.config):
         raise UserError(f"{run_dir} is not a run folder (no config.json); give a folder written by `rnnsound train`")
-    saved = read_json(config_path, ("train", "dataset"))
+    saved = read_json(run.config, ("train", "dataset"))
     cfg = from_dict(TrainConfig, saved["train"])
-    ckpt = os.path.join(run_dir, f"{which}.h5")
+    ckpt = run.checkpoint(which)
     if not os.path.exists(ckpt):
         raise UserError(f"{run_dir} has no {which}.h5 checkpoint yet; train at least one epoch first"
                         + (" or use --checkpoint last" if which == "best" else ""))
@@ -63,7 +65,7 @@ def load_run(run_dir, which="best"):
     if changed:
         raise UserError(f"the run's dataset {data_path} changed since the run was trained ({'; '.join(changed)}); "
                         "prepare it again as it was, or train a new run on the new dataset")
-    expected = {k: v.shape for k, v in model.init_params(attrs["frame_size"], cfg, np.random.default_rng(0)).items()}
+    expected = {k: v.shape for k, v in graph.init_params(attrs["frame_size"], cfg, np.random.default_rng(0)).items()}
     params, _, _ = checkpoint.load(ckpt, expected)
     return cfg, params, data_path, attrs
 
@@ -80,8 +82,9 @@ def compile_generator(params, cfg, F, L, n_frames, mode, temperature=0.0, sigma=
     whose recurrence runs across the examples of a batch: `generate` makes those one at a time.
 
     `lanes` (default: uses_lanes) reads blog and window mode's L-frame windows side by side
-    (_blog_lanes, _window_lanes): the same frames up to float rounding, 1.7-3.9x faster at L=100
-    (benchmarks/generate_speed.py compares); False reads one window after the other."""
+    (_blog_lanes, _window_lanes): the same frames up to float rounding, faster at L=100
+    (benchmarks/generate_speed.py measures how much); False reads one window after the other."""
+    use_float32()
     N = count or 1
     p = {k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()}
     seeds = pt.tensor3("seeds", dtype="float32", shape=(N, L, F))
@@ -135,7 +138,7 @@ def _one_at_a_time(p, cfg, seeds, noise, draw, draw_windows, n_frames, mode, loo
     N, L, F = seeds.type.shape
     if mode == "stateful":
         cfg = dataclasses.replace(cfg, recur_axis="time")
-    out, states = model.predict_batch(p, seeds, cfg)                          # (N, L, O)
+    out, states = graph.predict_batch(p, seeds, cfg)                          # (N, L, O)
     z0 = None if noise is None else noise[0]
     rest_noise = None if noise is None else noise[1:]
     if mode == "blog":
@@ -146,16 +149,16 @@ def _one_at_a_time(p, cfg, seeds, noise, draw, draw_windows, n_frames, mode, loo
     if n_frames == 1:
         rest = pt.zeros((0, N, F), dtype="float32")
     elif mode == "stateful":
-        names = model.state_names(cfg.cell, cfg.layers)
+        names = graph.state_names(cfg.cell, cfg.layers)
 
         def one(z, frame, *carried):
-            o, new = model.step(p, frame, dict(zip(names, carried)), cfg)
+            o, new = graph.step(p, frame, dict(zip(names, carried)), cfg)
             return [draw(o, z)] + [new[n] for n in names]
         rest = loop(one, [], [first] + [states[n] for n in names], n_frames - 1, rest_noise)[0]
     else:
         def again(z, window):
             window = pt.specify_shape(window, (N, L, F))  # JAX needs the static shape inside the loop
-            o = model.predict_batch(p, window, cfg)[0]                        # (N, L, O)
+            o = graph.predict_batch(p, window, cfg)[0]                        # (N, L, O)
             if mode == "blog":
                 nxt = draw_windows(o, z)                                      # (N, L, F)
                 return nxt, nxt[:, -1]
@@ -186,7 +189,7 @@ def _blog_lanes(p, cfg, seeds, noise, draw_windows, n_frames, loop):
     Lanes whose k is outside 1..n_frames compute values nobody reads. Lane L-1 finishes window k
     at diagonal k + L - 2: its frame is the output."""
     N, L, F = seeds.type.shape
-    names = model.state_names(cfg.cell, cfg.layers)
+    names = graph.state_names(cfg.cell, cfg.layers)
     diagonal, lane = np.arange(n_frames + L - 1)[:, None], np.arange(L)[None, :]
     reads_seed = pt.constant(diagonal <= lane)                                # (T, L): k <= 1, the seed is the input
     z = None
@@ -195,7 +198,7 @@ def _blog_lanes(p, cfg, seeds, noise, draw_windows, n_frames, loop):
 
     def wave(z, seed_lanes, window, *states):
         x = pt.where(seed_lanes[None, :, None], seeds, pt.specify_shape(window, (N, L, F)))  # (N, L, F)
-        o, new = model.step(p, x.reshape((N * L, F)), _lane_states(cfg, N, L, dict(zip(names, states))), cfg)
+        o, new = graph.step(p, x.reshape((N * L, F)), _lane_states(cfg, N, L, dict(zip(names, states))), cfg)
         nxt = draw_windows(o.reshape((N, L, -1)), z)                          # (N, L, F)
         return [nxt] + [new[n].reshape((N, L, cfg.hidden)) for n in names] + [nxt[:, -1]]
     start = [pt.zeros((N, L, F), dtype="float32")] + [pt.zeros((N, L, cfg.hidden), dtype="float32")] * len(names)
@@ -211,7 +214,7 @@ def _window_lanes(p, cfg, seeds, noise, draw, n_frames, loop):
     prediction is S[u+1]), and all lanes share S[u]'s input map. n_frames + L - 1 steps of N x L
     rows instead of n_frames x L steps of N rows; only lane L-1 needs the output head."""
     N, L, F = seeds.type.shape
-    names = model.state_names(cfg.cell, cfg.layers)
+    names = graph.state_names(cfg.cell, cfg.layers)
     u = np.arange(n_frames + L - 1)
     seed_frames = seeds.dimshuffle(1, 0, 2)[np.minimum(u, L - 1)]             # (T, N, F): S[u] while u < L
     from_seed = pt.constant(u < L)
@@ -219,10 +222,10 @@ def _window_lanes(p, cfg, seeds, noise, draw, n_frames, loop):
 
     def advance(z, seed_frame, is_seed, frame, *states):
         x = pt.where(is_seed, seed_frame, pt.specify_shape(frame, (N, F)))    # (N, F) = S[u]
-        xw = model.layer_input(p, 0, model.input_map(p, x))                   # (N, kH), the same for every lane
+        xw = graph.layer_input(p, 0, graph.input_map(p, x))                   # (N, kH), the same for every lane
         xw = pt.broadcast_to(xw[:, None], (N, L, xw.type.shape[-1])).reshape((N * L, -1))
-        top, new = model.recurrent_step(p, xw, _lane_states(cfg, N, L, dict(zip(names, states))), cfg)
-        o = model.output_map(p, top.reshape((N, L, cfg.hidden))[:, -1])      # (N, O): lane L-1's window ends
+        top, new = graph.recurrent_step(p, xw, _lane_states(cfg, N, L, dict(zip(names, states))), cfg)
+        o = graph.output_map(p, top.reshape((N, L, cfg.hidden))[:, -1])      # (N, O): lane L-1's window ends
         return [draw(o, z)] + [new[n].reshape((N, L, cfg.hidden)) for n in names]
     start = [pt.zeros((N, F), dtype="float32")] + [pt.zeros((N, L, cfg.hidden), dtype="float32")] * len(names)
     return loop(advance, [seed_frames, from_seed], start, n_frames + L - 1, z)[0][L - 1:]
@@ -252,8 +255,9 @@ def head_scale(run_dir, cfg, which):
     """The mse head's Gaussian scale for sampling: the root dev MSE at the checkpoint's epoch."""
     if cfg.output != "mse":
         return 0.0
-    meta = checkpoint.read_meta(os.path.join(run_dir, f"{which}.h5"))  # the arrays were read by load_run
-    rows = [r for r in read_log(os.path.join(run_dir, "log.csv")) if r["kind"] == "epoch"]
+    run = RunFolder(run_dir)
+    meta = checkpoint.read_meta(run.checkpoint(which))  # the arrays were read by load_run
+    rows = [r for r in read_csv(run.log) if r["kind"] == "epoch"]
     at = [r for r in rows if int(r["epoch"]) == meta.get("epoch")] or rows[-1:]
     if not at:
         raise UserError(f"{run_dir}/log.csv has no epoch row for the mse head's dev variance; "

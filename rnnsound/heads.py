@@ -1,5 +1,5 @@
 """Output heads: what the network's last linear layer predicts about the next frame, and how it is
-trained and sampled. The recurrent stack (rnnsound.model) ends in `out_W` (H, width), `out_b`
+trained and sampled. The recurrent stack (rnnsound.graph) ends in `out_W` (H, width), `out_b`
 (width,); a head reads that (..., width) output `o` for a next frame of F samples.
 
 - `mse` (the blog): o is the predicted frame; trained by mean squared error. Read as a Gaussian
@@ -29,9 +29,10 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 from pytensor.tensor.special import softmax
 
+from .config import CHOICES
 from .errors import UserError
 
-HEADS = ("mse", "gmm", "mulaw")
+HEADS = CHOICES["output"]
 MU = 255
 LEVELS = MU + 1
 MULAW_MAX_F = 400      # H x 256F outputs: 26 M parameters at F=400, H=256

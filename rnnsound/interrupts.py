@@ -22,6 +22,17 @@ from .errors import UserError
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def stop_now(signum, frame):
+    """The command line's handler of SIGINT and SIGTERM where nothing is being saved (startup,
+    decoding, generation; training's loop and prepare's write phase defer signals and save or clean
+    up themselves): stop at once with one line. Unwinding an exception through JAX's or HDF5's C++
+    could crash; every output is written to a temporary and renamed, so none is left partial (a
+    stray temporary goes with the next write)."""
+    os.write(2, f"rnnsound: stopped by {signal.Signals(signum).name}; nothing was being saved, and every "
+                "existing output is untouched\n".encode())
+    os._exit(128 + signum)
+
+
 class Deferred:
     def __init__(self):
         self.signum = None

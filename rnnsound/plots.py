@@ -1,20 +1,22 @@
 """Pictures: learning curves, generated audio (waveform + spectrogram), sweep summaries.
 
-All PNGs are written atomically with the non-interactive Agg backend (no display needed).
+Figures are matplotlib `Figure` objects saved through the Agg canvas, without pyplot: no global
+backend is chosen, no display is needed, and nothing is left open. All PNGs are written atomically.
 """
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
+from .atomic import atomic_path
 
-from .atomic import atomic_path  # noqa: E402
+
+def _figure(rows=1, figsize=(8, 4.5), **kwargs):
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, 1, **kwargs)
 
 
 def _save(fig, path):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
-    plt.close(fig)
 
 
 BASELINE_STYLES = {"zero": ":", "last_frame": "--", "linear": "-."}
@@ -33,7 +35,7 @@ def _finish(fig, ax, path, xlabel, ylabel, title, legend_size=8):
 
 def learning_curve(rows, path, title="", baselines=None):
     """rows: log.csv dicts. Train MSE per batch (thin), per epoch (dots), dev MSE per epoch."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _figure()
     batch = [r for r in rows if r["kind"] == "batch"]
     epoch = [r for r in rows if r["kind"] == "epoch"]
     if batch:
@@ -53,7 +55,7 @@ def audio_picture(seed, output, rate, path, title=""):
     """Waveform and spectrogram of seed (gray) followed by the generated output."""
     song = np.concatenate([seed, output])
     t = np.arange(len(song)) / rate
-    fig, (a, b) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    fig, (a, b) = _figure(2, figsize=(10, 6), sharex=True)
     a.plot(t[:len(seed)], seed, color="gray", lw=0.3, label="seed (from the song)")
     a.plot(t[len(seed):], output, color="C0", lw=0.3, label="generated")
     a.set_ylabel("amplitude")
@@ -69,7 +71,7 @@ def audio_picture(seed, output, rate, path, title=""):
 
 def sweep_curves(runs, path, title):
     """Dev-MSE learning curves of several runs overlaid: runs = {label: log rows}."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _figure()
     for label, rows in runs.items():
         epoch = [r for r in rows if r["kind"] == "epoch"]
         ax.plot([int(r["epoch"]) for r in epoch], [float(r["dev_mse"]) for r in epoch], "o-", ms=3, label=label)
@@ -78,7 +80,7 @@ def sweep_curves(runs, path, title):
 
 def sweep_summary(labels, ys, baselines, path, title):
     """Best dev MSE of each run, with that run's baselines (each run's dev split may differ)."""
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(labels)), 5))
+    fig, ax = _figure(figsize=(max(8, 1.2 * len(labels)), 5))
     positions = np.arange(len(labels))
     ax.plot(positions, ys, "o-", label="model (best dev MSE)")
     for name, style in BASELINE_STYLES.items():

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import h5py
 import numpy as np
 
-from .dataset import SOURCES
+from .prepare import SOURCES
 from .errors import UserError
 
 
@@ -127,8 +127,7 @@ class SongDataset:
     @staticmethod
     def _read(source, rows):
         """source[rows] as float32, for any rows, one slice per run of consecutive rows: h5py's own
-        selection by a list of rows was 24x slower (1.16 s against 0.048 s for 128 shuffled
-        examples of 100 x 1000 samples, benchmarks/streaming.py's file)."""
+        selection by a list of rows is far slower (benchmarks/streaming.py measures both)."""
         rows = np.asarray(rows, dtype=np.int64)
         unique, back = np.unique(rows, return_inverse=True)
         out = np.empty((len(unique),) + tuple(source.shape[1:]), np.float32)
@@ -206,9 +205,3 @@ class ShuffledScheme(SequentialScheme):
 
     def order(self, epoch):
         return np.random.default_rng([self.seed, epoch]).permutation(self.num_examples)
-
-
-def stream(dataset, scheme, epoch=0, skip=0):
-    """Yield (inputs, targets) batches of one epoch, after skipping the first `skip` batches."""
-    for indices in scheme.batches(epoch)[skip:]:
-        yield dataset.get(indices)

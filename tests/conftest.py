@@ -5,8 +5,9 @@ import pytest
 import soundfile as sf
 
 from rnnsound.config import DataConfig
-from rnnsound.dataset import prepare
-from rnnsound.network import compile_mode
+from rnnsound.prepare import prepare
+from rnnsound.compiled import compile_mode
+from rnnsound.runtime import use_float32
 
 # Functions the tests compile themselves use the package's backend and mode (JAX, with the
 # float32-accumulation rewrite of network.compile_mode; inputs need static shapes). Mixing modes
@@ -14,6 +15,7 @@ from rnnsound.network import compile_mode
 # later compile in another mode then cannot convert. PyTensor's own default, Numba, would also
 # take about a minute per scan to compile.
 pytensor.config.mode = compile_mode("jax")
+use_float32()  # graphs the tests build themselves are float32, as the package's are
 
 
 def chord(seconds, rate=16000, amp=0.5):

@@ -127,8 +127,8 @@ def test_a_flag_and_a_set_of_the_same_setting_conflict(capsys, tiny_dataset, tmp
 
 def test_a_sweep_with_a_bad_value_in_one_run_fails_before_any_work(tmp_path, song_wav):
     from rnnsound.errors import UserError
-    from rnnsound.sweep import Sweep, run_sweep
-    sweep = Sweep(name="s", title="S", swept="hidden", base={"frame_size": 8, "seq_len": 10},
+    from rnnsound.sweeps import Sweep, run_sweep
+    sweep = Sweep(name="s", title="S", base={"frame_size": 8, "seq_len": 10},
                   variants=({"hidden": 4}, {"hidden": 0}))
     with pytest.raises(UserError, match="hidden must be in"):
         run_sweep(sweep, str(tmp_path / "s"), song=song_wav, epochs=1, progress=False)
@@ -137,10 +137,10 @@ def test_a_sweep_with_a_bad_value_in_one_run_fails_before_any_work(tmp_path, son
 
 def test_a_signal_while_writing_stops_prepare_cleanly(tmp_path, song_wav, monkeypatch):
     import signal
-    from rnnsound import dataset
+    from rnnsound import prepare as prep
     from rnnsound.config import DataConfig
     from rnnsound.errors import Interrupted
-    real_frame, calls = dataset.frame, {"n": 0}
+    real_frame, calls = prep.frame, {"n": 0}
 
     def frame_then_ctrl_c(*a):
         calls["n"] += 1
@@ -148,11 +148,11 @@ def test_a_signal_while_writing_stops_prepare_cleanly(tmp_path, song_wav, monkey
             os.kill(os.getpid(), signal.SIGINT)
         return real_frame(*a)
 
-    monkeypatch.setattr(dataset, "frame", frame_then_ctrl_c)
+    monkeypatch.setattr(prep, "frame", frame_then_ctrl_c)
     out = tmp_path / "out.hdf5"
     with pytest.raises(Interrupted, match="SIGINT while writing") as e:
         # ~24,000 examples of 200 one-sample frames: two write chunks of at most 20,971 examples
-        dataset.prepare(song_wav, str(out), DataConfig(frame_size=1, seq_len=200, hop=2), progress=False)
+        prep.prepare(song_wav, str(out), DataConfig(frame_size=1, seq_len=200, hop=2), progress=False)
     assert e.value.exit_code == 130 and calls["n"] == 1  # stopped after the first chunk
     assert not out.exists() and not leftovers(tmp_path)
 
@@ -191,12 +191,12 @@ def test_a_full_disk_is_one_line_before_any_writing(capsys, tmp_path, song_wav, 
 
 def test_a_disk_that_fills_up_during_a_write_is_one_line(capsys, tmp_path, song_wav, monkeypatch):
     import errno
-    from rnnsound import dataset
+    from rnnsound import prepare as prep
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "d.hdf5"))
 
-    monkeypatch.setattr(dataset, "frame", full)
+    monkeypatch.setattr(prep, "frame", full)
     code, err = run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(tmp_path / "d.hdf5"))
     assert code == 2 and "the disk filled up" in err and "\n" not in err and not leftovers(tmp_path)
 

@@ -5,9 +5,10 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from rnnsound import audio, dataset
+from rnnsound import audio
+from rnnsound import prepare as prep
 from rnnsound.config import BLOG_TRAIN_FRACTION, DataConfig
-from rnnsound.streams import SequentialScheme, ShuffledScheme, SongDataset, read_attrs, stream
+from rnnsound.streams import Prefetch, SequentialScheme, ShuffledScheme, SongDataset, read_attrs
 
 from conftest import chord
 
@@ -15,9 +16,9 @@ from conftest import chord
 def test_frame_unframe_round_trip():
     song = np.arange(10_000, dtype=np.float64)
     F, L = 7, 9
-    starts = np.arange(dataset.count_examples(len(song), F, L, L)) * L * F
-    x, y = dataset.frame(song, starts, F, L)
-    back = dataset.unframe(x, y[-1, -1])
+    starts = np.arange(prep.count_examples(len(song), F, L, L)) * L * F
+    x, y = prep.frame(song, starts, F, L)
+    back = np.concatenate([x.reshape(-1), y[-1, -1]])  # consecutive examples, then the last target frame
     np.testing.assert_array_equal(back, song[:len(back)])
     assert len(song) - len(back) < L * F  # only a partial example is left over
 
@@ -25,8 +26,8 @@ def test_frame_unframe_round_trip():
 def test_targets_are_inputs_one_frame_later():
     song = np.random.default_rng(0).standard_normal(5000)
     F, L, hop = 5, 6, 2
-    starts = np.arange(dataset.count_examples(len(song), F, L, hop)) * hop * F
-    x, y = dataset.frame(song, starts, F, L)
+    starts = np.arange(prep.count_examples(len(song), F, L, hop)) * hop * F
+    x, y = prep.frame(song, starts, F, L)
     np.testing.assert_array_equal(y[:, :-1], x[:, 1:])
     for i, s in enumerate(starts):
         np.testing.assert_array_equal(y[i, -1], song[s + L * F:s + L * F + F])
@@ -35,13 +36,13 @@ def test_targets_are_inputs_one_frame_later():
 
 @pytest.mark.parametrize("F, L, train, dev", [(1000, 100, 1600, 142), (4000, 50, 800, 71)])
 def test_blog_example_counts(F, L, train, dev):
-    assert dataset.split_layout(174_229_537, F, L, L, BLOG_TRAIN_FRACTION)[:2] == (train, dev)
+    assert prep.split_layout(174_229_537, F, L, L, BLOG_TRAIN_FRACTION)[:2] == (train, dev)
 
 
 @pytest.mark.parametrize("F, L, hop", [(1000, 100, 100), (40, 50, 10), (7, 3, 1)])
 def test_no_sample_is_both_train_and_dev(F, L, hop):
     n = 1_000_000
-    starts, n_train = dataset.example_starts(n, F, L, hop, 0.7)
+    starts, n_train = prep.example_starts(n, F, L, hop, 0.7)
     last_train_sample = starts[n_train - 1] + (L + 1) * F - 1  # its last target sample
     assert last_train_sample < starts[n_train]
     assert starts[-1] + (L + 1) * F <= n
@@ -49,7 +50,7 @@ def test_no_sample_is_both_train_and_dev(F, L, hop):
 
 def test_counts_match_the_written_file(tiny_dataset):
     attrs = read_attrs(tiny_dataset)
-    n_train, n_dev, _ = dataset.split_layout(attrs["num_samples"], 8, 10, 10, 0.8)
+    n_train, n_dev, _ = prep.split_layout(attrs["num_samples"], 8, 10, 10, 0.8)
     assert sorted(attrs["splits"]) == ["dev", "train"]
     np.testing.assert_array_equal(attrs["splits"]["train"], np.arange(n_train))
     np.testing.assert_array_equal(attrs["splits"]["dev"], np.arange(n_train, n_train + n_dev))
@@ -76,15 +77,15 @@ def test_split_attribute_has_fuels_dtype_and_rows(tiny_dataset):
 @pytest.mark.parametrize("kind", ["minmax", "stdev"])
 def test_normalisation_inverts_exactly(kind):
     x = np.random.default_rng(1).normal(0.1, 0.3, 10_000)
-    c = dataset.norm_constants(x, kind)
-    np.testing.assert_allclose(dataset.denormalise(dataset.normalise(x, c), c), x, rtol=0, atol=1e-12)
+    c = prep.norm_constants(x, kind)
+    np.testing.assert_allclose(prep.denormalise(prep.normalise(x, c), c), x, rtol=0, atol=1e-12)
 
 
 def test_minmax_is_the_blogs_formula():
     x = np.array([-3.0, 1.0, 5.0])
-    c = dataset.norm_constants(x, "minmax")
+    c = prep.norm_constants(x, "minmax")
     mean, lo, hi = x.mean(), x.min(), x.max()
-    np.testing.assert_allclose(dataset.normalise(x, c), 2 * (x - mean - lo) / (hi - lo) - 1)
+    np.testing.assert_allclose(prep.normalise(x, c), 2 * (x - mean - lo) / (hi - lo) - 1)
 
 
 def test_stored_data_denormalises_to_the_song(tiny_dataset, song_wav):
@@ -92,7 +93,7 @@ def test_stored_data_denormalises_to_the_song(tiny_dataset, song_wav):
     attrs = read_attrs(tiny_dataset)
     from rnnsound.streams import norm_of
     x, _ = SongDataset(tiny_dataset, "train").get([0, 1])
-    np.testing.assert_allclose(dataset.denormalise(x.reshape(-1), norm_of(attrs)), song[:160], atol=1e-5)
+    np.testing.assert_allclose(prep.denormalise(x.reshape(-1), norm_of(attrs)), song[:160], atol=1e-5)
 
 
 def test_tone_at_44k_stereo_comes_out_at_440hz_16k_mono(tmp_path):
@@ -150,7 +151,8 @@ def test_lazy_reading_equals_in_memory(tiny_dataset):
     for a, b in zip(mem.get(idx), disk.get(idx)):
         np.testing.assert_array_equal(a, b)
         assert a.dtype == np.float32 and a.shape == (3, 10, 8)
-    batches = list(stream(disk, ShuffledScheme(disk.num_examples, 2, seed=0)))
+    with Prefetch(disk, ShuffledScheme(disk.num_examples, 2, seed=0).batches()) as reader:
+        batches = list(reader)
     assert sum(len(x) for x, _ in batches) == disk.num_examples
     disk.close()
 
@@ -167,7 +169,7 @@ def test_default_song_is_long_structured_and_deterministic():
 
 def test_prepare_default_song(tmp_path):
     out = tmp_path / "d.hdf5"
-    info = dataset.prepare(None, str(out), DataConfig(frame_size=1000, seq_len=100), progress=False)
+    info = prep.prepare(None, str(out), DataConfig(frame_size=1000, seq_len=100), progress=False)
     assert info["train"] >= 25 and info["dev"] >= 1
     attrs = read_attrs(str(out))
     assert attrs["source_file"] == "default_song" and attrs["sample_rate"] == 16000

@@ -10,11 +10,12 @@ import time
 import psutil
 import pytest
 
-from rnnsound.executor import ExecutorOptions, _jobqueue_cluster
-from rnnsound.sweep import Sweep, cli, run_sweep
-from rnnsound.train import read_log
+from rnnsound.sweeps.executor import ExecutorOptions, _jobqueue_cluster
+from rnnsound.sweeps import Sweep, run_sweep
+from rnnsound.sweeps import main as sweep_main
+from rnnsound.files import read_csv
 
-TINY4 = Sweep(name="tiny4", title="Tiny", swept="frame_size", base={"hidden": 32, "batch_size": 8},
+TINY4 = Sweep(name="tiny4", title="Tiny", base={"hidden": 32, "batch_size": 8},
               variants=tuple({"frame_size": F, "seq_len": L} for F, L in ((8, 10), (16, 5), (10, 8), (20, 4))))
 EPOCHS = 30  # the fault test stops runs after their first epoch: the rest must still be to come
 TIMING = {"train s", "samples/s", "host", "worker", "device"}  # may differ between executors
@@ -52,7 +53,7 @@ def test_two_local_workers_give_the_serial_numbers(serial):
 
 def _child_of(run):
     for p in psutil.process_iter(["cmdline"]):
-        if "rnnsound.executor" in " ".join(p.info["cmdline"] or []) and f'"name": "{run}"' in " ".join(p.info["cmdline"]):
+        if "rnnsound.sweeps.executor" in " ".join(p.info["cmdline"] or []) and f'"name": "{run}"' in " ".join(p.info["cmdline"]):
             return p
     return None
 
@@ -66,7 +67,7 @@ def _stop_when_trained(out, runs, deadline):
             if run in found:
                 continue
             child = _child_of(run)
-            if child and any(r["kind"] == "epoch" for r in read_log(os.path.join(out, "runs", run, "log.csv"))):
+            if child and any(r["kind"] == "epoch" for r in read_csv(os.path.join(out, "runs", run, "log.csv"))):
                 child.suspend()
                 found[run] = child
         time.sleep(0.02)
@@ -101,7 +102,7 @@ def test_a_killed_worker_and_a_sigterm_are_retried_and_resumed_to_the_same_numbe
         log = open(os.path.join(out, "runs", run, "run.log")).read()
         assert log.count("\n--- ") + log.startswith("--- ") >= 2  # started, then resumed by a retry
         assert word is None or word in log
-    steps = [int(r["step"]) for r in read_log(os.path.join(out, "runs", "frame_size=8_seq_len=10", "log.csv"))
+    steps = [int(r["step"]) for r in read_csv(os.path.join(out, "runs", "frame_size=8_seq_len=10", "log.csv"))
              if r["kind"] == "batch"]
     assert steps == list(range(1, len(steps) + 1))  # each step logged once across the kill
 
@@ -123,19 +124,19 @@ def test_slurm_job_script_asks_for_the_resources_and_starts_a_worker_in_this_env
 
 
 def test_an_unreachable_scheduler_is_one_line_naming_it(tmp_path, capsys):
-    assert cli(TINY4, ["--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "s"), "--epochs", "1"]) == 2
+    assert sweep_main(TINY4, ["--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "s"), "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "tcp://127.0.0.1:9" in err and "cannot reach" in err
 
 
 def test_conflicting_executor_options_are_refused(tmp_path, capsys):
-    assert cli(TINY4, ["--workers", "2", "--cluster", "slurm", "--out", str(tmp_path / "s")]) == 2
+    assert sweep_main(TINY4, ["--workers", "2", "--cluster", "slurm", "--out", str(tmp_path / "s")]) == 2
     assert "one of --workers" in capsys.readouterr().err
 
 
 def test_a_run_that_fails_for_its_own_reason_is_recorded_not_retried(serial):
     song, _, root = serial
-    bad = Sweep(name="bad", title="Bad", swept="learning_rate", base={"hidden": 4, "frame_size": 8, "seq_len": 10, "step_clip": 0},
+    bad = Sweep(name="bad", title="Bad", base={"hidden": 4, "frame_size": 8, "seq_len": 10, "step_clip": 0},
                 variants=({"learning_rate": 1e30},))
     out = str(root / "bad")
     run_sweep(bad, out, song=song, epochs=3, clip_seconds=0.2, progress=False, executor=ExecutorOptions(workers=1))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnsound.cli import main
-from rnnsound.dataset import create_split_array
+from rnnsound.prepare import create_split_array
 from rnnsound.errors import UserError
 from rnnsound.streams import SongDataset
 

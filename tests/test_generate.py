@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rnnsound import checkpoint, metrics, model, reference
+from rnnsound import checkpoint, metrics, graph
 from rnnsound.cli import main
 from rnnsound.config import TrainConfig
 from rnnsound.generate import compile_generator, generate, generate_frames, uses_lanes
 from rnnsound.train import train
+
+import reference  # tests/reference.py: the numpy oracle
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,7 @@ def run(tmp_path_factory, request):
     import soundfile as sf
     from conftest import chord
     from rnnsound.config import DataConfig
-    from rnnsound.dataset import prepare
+    from rnnsound.prepare import prepare
     d = tmp_path_factory.mktemp("gen")
     sf.write(d / "chord.wav", chord(3.0), 16000)
     prepare(str(d / "chord.wav"), str(d / "tiny.hdf5"), DataConfig(frame_size=8, seq_len=10, train_fraction=0.8), progress=False)
@@ -49,7 +51,7 @@ def test_each_mode_computes_its_formula(cell, mode):
     cfg = TrainConfig(cell=cell, hidden=6)
     rng = np.random.default_rng(0)
     params = {k: (v + rng.uniform(-0.3, 0.3, v.shape)).astype(np.float32)
-              for k, v in model.init_params(F, cfg, rng).items()}
+              for k, v in graph.init_params(F, cfg, rng).items()}
     seed = rng.standard_normal((L, F)).astype(np.float32)
     ours = generate_frames(params, cfg, seed, n, mode)
     np.testing.assert_allclose(ours, numpy_generation(params, cfg, seed, n, mode), rtol=1e-4, atol=1e-5)
@@ -60,7 +62,7 @@ def test_windows_read_in_lanes_equal_windows_read_one_at_a_time():
     cfg = TrainConfig(hidden=5)
     rng = np.random.default_rng(2)
     params = {k: (v + rng.uniform(-0.4, 0.4, v.shape)).astype(np.float32)
-              for k, v in model.init_params(F, cfg, rng).items()}
+              for k, v in graph.init_params(F, cfg, rng).items()}
     seeds = rng.standard_normal((2, L, F)).astype(np.float32)  # two clips side by side
     for mode in ("blog", "window"):
         lanes, one = (compile_generator(params, cfg, F, L, n, mode, count=2, lanes=flag)(seeds) for flag in (True, False))
@@ -74,7 +76,7 @@ def test_all_modes_agree_on_the_first_frame_and_then_differ():
     F, L = 4, 5
     cfg = TrainConfig(hidden=6)
     rng = np.random.default_rng(1)
-    params = {k: (v + rng.uniform(-0.5, 0.5, v.shape)).astype(np.float32) for k, v in model.init_params(F, cfg, rng).items()}
+    params = {k: (v + rng.uniform(-0.5, 0.5, v.shape)).astype(np.float32) for k, v in graph.init_params(F, cfg, rng).items()}
     seed = rng.standard_normal((L, F)).astype(np.float32)
     out = {m: generate_frames(params, cfg, seed, 3, m) for m in ("blog", "window", "stateful")}
     np.testing.assert_allclose(out["stateful"][0], out["window"][0], rtol=1e-5)
@@ -86,7 +88,7 @@ def test_an_output_bias_model_generates_its_bias():
     """Identity-like toy: all weights zero, output bias b: every mode outputs b in every frame."""
     F, L = 4, 5
     cfg = TrainConfig(hidden=3)
-    params = {k: np.zeros_like(v) for k, v in model.init_params(F, cfg, np.random.default_rng(0)).items()}
+    params = {k: np.zeros_like(v) for k, v in graph.init_params(F, cfg, np.random.default_rng(0)).items()}
     params["out_b"] = np.array([0.1, -0.2, 0.3, 0.0], np.float32)
     for mode in ("blog", "window", "stateful"):
         np.testing.assert_allclose(generate_frames(params, cfg, np.ones((L, F), np.float32), 4, mode),
@@ -107,7 +109,7 @@ def test_exact_length_seed_excluded_and_deterministic(run, tmp_path, mode):
 
 def test_output_starts_with_the_prediction_after_the_seed(run, tmp_path):
     """The first output frame is the model's prediction of the frame after the seed, not the seed."""
-    from rnnsound.dataset import denormalise
+    from rnnsound.prepare import denormalise
     from rnnsound.generate import load_run
     from rnnsound.streams import SongDataset, norm_of
     cfg, params, data, attrs = load_run(run)
@@ -174,7 +176,7 @@ def test_missing_or_mismatched_checkpoint(capsys, run, tmp_path):
     os.remove(other / "best.h5")
     code, err = cli(capsys, str(other), "-o", str(tmp_path / "x.wav"))
     assert code == 2 and "no best.h5" in err
-    params = model.init_params(16, TrainConfig(hidden=8), np.random.default_rng(0))
+    params = graph.init_params(16, TrainConfig(hidden=8), np.random.default_rng(0))
     checkpoint.save(str(other / "best.h5"), params, {}, {"step": 1})
     code, err = cli(capsys, str(other), "-o", str(tmp_path / "x.wav"))
     assert code == 2 and "different model" in err and not os.path.exists(tmp_path / "x.wav")
@@ -184,7 +186,7 @@ def test_a_dataset_changed_since_training_is_refused(tmp_path, capsys):
     import shutil
     from conftest import chord
     from rnnsound.config import DataConfig
-    from rnnsound.dataset import prepare
+    from rnnsound.prepare import prepare
     sf.write(tmp_path / "chord.wav", chord(3.0), 16000)
     data = str(tmp_path / "d.hdf5")
     prepare(str(tmp_path / "chord.wav"), data, DataConfig(frame_size=8, seq_len=10, train_fraction=0.8), progress=False)

@@ -8,11 +8,13 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from rnnsound import heads, metrics, model, reference
+from rnnsound import heads, metrics, graph
 from rnnsound.config import TrainConfig
 from rnnsound.errors import UserError
 from rnnsound.generate import compile_generator, generate_frames
-from rnnsound.network import Network
+from rnnsound.compiled import Network
+
+import reference  # tests/reference.py: the numpy oracle
 
 F, K = 3, 2
 
@@ -184,7 +186,7 @@ def test_every_generation_mode_samples_the_head(output, mode):
     cfg = cfg_for(output, hidden=5)
     rng = np.random.default_rng(6)
     params = {k: (v + rng.uniform(-0.3, 0.3, v.shape)).astype(np.float32)
-              for k, v in model.init_params(F, cfg, rng).items()}
+              for k, v in graph.init_params(F, cfg, rng).items()}
     seed = rng.uniform(-0.5, 0.5, (L, F)).astype(np.float32)
     fn = compile_generator(params, cfg, F, L, n, mode, t, sigma)
     noise = [heads.draw_noise(np.random.default_rng(s), (n, L) if mode == "blog" else (n,), F, cfg) for s in (7, 8)]
@@ -198,7 +200,7 @@ def test_every_generation_mode_samples_the_head(output, mode):
 def test_the_sampling_seed_fixes_the_draws():
     L, n = 4, 6
     cfg = cfg_for("gmm", hidden=5)
-    params = model.init_params(F, cfg, np.random.default_rng(0))
+    params = graph.init_params(F, cfg, np.random.default_rng(0))
     seed = np.random.default_rng(1).uniform(-0.5, 0.5, (L, F)).astype(np.float32)
     a, b, c = (generate_frames(params, cfg, seed, n, "stateful", 1.0, sampling_seed=s) for s in (3, 3, 4))
     np.testing.assert_array_equal(a, b)
@@ -210,7 +212,7 @@ def train_on_two_modes(output, steps=150, a=0.5):
     independent of the inputs: the best mean is 0, the best mixture two components at +-a."""
     cfg = TrainConfig(output=output, mixtures=2, hidden=8, layers=1, optimizer="adam", learning_rate=0.02,
                       step_clip=0.0, batch_size=64)
-    net = Network(F, 4, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
+    net = Network(F, 4, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
     rng = np.random.default_rng(1)
     for _ in range(steps):
         x = rng.uniform(-1, 1, (64, 4, F)).astype(np.float32)
@@ -218,7 +220,7 @@ def train_on_two_modes(output, steps=150, a=0.5):
         net.train_step(x, y, cfg.learning_rate)
     x = rng.uniform(-1, 1, (64, 4, F)).astype(np.float32)
     xs = pt.tensor3(dtype="float32", shape=x.shape)
-    out = np.asarray(pytensor.function([xs], model.predict_batch(net.shared, xs, cfg)[0])(x))  # from JAX
+    out = np.asarray(pytensor.function([xs], graph.predict_batch(net.shared, xs, cfg)[0])(x))  # from JAX
     return cfg, out.reshape(-1, out.shape[-1])
 
 
@@ -247,7 +249,7 @@ def test_mulaw_is_refused_for_large_frames_with_its_parameter_count():
 
 
 def test_a_sweep_refuses_mulaw_at_large_frames_before_any_work():
-    from rnnsound.sweep import describe_run
+    from rnnsound.sweeps.spec import describe_run
     describe_run("ok", {"frame_size": 40, "output": "mulaw"})
     with pytest.raises(UserError, match="output=mulaw at frame size 1000"):
         describe_run("big", {"frame_size": 1000, "output": "mulaw"})
@@ -282,7 +284,7 @@ def gmm_run(tmp_path_factory):
     import soundfile as sf
     from conftest import chord
     from rnnsound.config import DataConfig
-    from rnnsound.dataset import prepare
+    from rnnsound.prepare import prepare
     from rnnsound.train import train
     d = tmp_path_factory.mktemp("gmm")
     sf.write(d / "chord.wav", chord(4.0), 16000)
@@ -325,7 +327,7 @@ def test_batched_clips_equal_clips_made_one_at_a_time(mode):
     cfg = cfg_for("gmm", hidden=5)
     rng = np.random.default_rng(10)
     params = {k: (v + rng.uniform(-0.3, 0.3, v.shape)).astype(np.float32)
-              for k, v in model.init_params(F, cfg, rng).items()}
+              for k, v in graph.init_params(F, cfg, rng).items()}
     seeds = rng.uniform(-0.5, 0.5, (2, L, F)).astype(np.float32)
     batched = generate_frames(params, cfg, seeds, n, mode, 1.0, sampling_seed=5)
     assert batched.shape == (2, n, F)

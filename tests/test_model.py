@@ -6,16 +6,18 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from rnnsound import cells, model, reference
+from rnnsound import cells, graph
 from rnnsound.config import TrainConfig
-from rnnsound.network import Network
+from rnnsound.compiled import Network
+
+import reference  # tests/reference.py: the numpy oracle
 
 F, L, B = 5, 7, 3
 
 
 def random_params(cfg, seed=0, scale=0.4):
     """Weights larger than the blog's init so every gate and peephole matters."""
-    p = model.init_params(F, cfg, np.random.default_rng(seed))
+    p = graph.init_params(F, cfg, np.random.default_rng(seed))
     rng = np.random.default_rng(seed + 1)
     return {k: (v + rng.uniform(-scale, scale, v.shape)).astype(np.float32) for k, v in p.items()}
 
@@ -32,7 +34,7 @@ def test_forward_matches_numpy_reference(cell, axis):
     p = random_params(cfg)
     x, y = batch()
     net = Network(F, L, cfg, p)
-    np.testing.assert_allclose(net.sse(x, y) / x.size, reference.mse(p, x, y, cell, 2, axis), rtol=2e-5)
+    np.testing.assert_allclose(net.evaluate(x, y)[1] / x.size, reference.mse(p, x, y, cell, 2, axis), rtol=2e-5)
 
 
 def test_committed_axis_recurs_over_the_batch():
@@ -42,7 +44,7 @@ def test_committed_axis_recurs_over_the_batch():
         cfg = TrainConfig(hidden=6, recur_axis=axis)
         p = random_params(cfg)
         xs = pt.tensor3(dtype="float32", shape=x.shape)
-        f = pytensor.function([xs], model.predict_batch(p, xs, cfg)[0])
+        f = pytensor.function([xs], graph.predict_batch(p, xs, cfg)[0])
         changed = x.copy()
         changed[:-1] *= -1  # change every example but the last
         differs = not np.allclose(f(x)[-1], f(changed)[-1], atol=1e-6)
@@ -102,7 +104,7 @@ def test_gradient_against_finite_differences(cell):
     x, y = batch(4)
     xs, ys = pt.tensor3(dtype="float32", shape=x.shape), pt.tensor3(dtype="float32", shape=x.shape)
     sp = {k: pt.tensor(k, dtype="float32", shape=v.shape) for k, v in p.items()}
-    loss = model.mse(model.predict_batch(sp, xs, cfg)[0], ys)
+    loss = graph.mse(graph.predict_batch(sp, xs, cfg)[0], ys)
     grad = pytensor.function([xs, ys, *sp.values()], pt.grad(loss, list(sp.values())))(x, y, *p.values())
     rng = np.random.default_rng(5)
     p64 = {k: v.astype(np.float64) for k, v in p.items()}
@@ -126,7 +128,7 @@ def test_chunked_backprop_equals_the_fused_step(cell):
     fused, chunked = Network(F, L, cfg, p), Network(F, L, TrainConfig(cell=cell, hidden=6, bptt_chunk=3), p)
     assert fused.chunk == L and chunked.chunk == 3
     for step in range(2):
-        assert abs(fused.train_step(x, y, 0.01) - chunked.train_step(x, y, 0.01)) < 1e-6
+        assert abs(fused.train_step(x, y, 0.01).loss - chunked.train_step(x, y, 0.01).loss) < 1e-6
     for k, v in fused.params().items():
         np.testing.assert_allclose(v, chunked.params()[k], atol=1e-6)
     for k, v in fused.opt_state().items():
@@ -140,7 +142,7 @@ def test_blog_rmsprop_with_step_clipping_matches_numpy():
     net = Network(F, L, cfg, p)
     xs, ys = pt.tensor3(dtype="float32", shape=x.shape), pt.tensor3(dtype="float32", shape=x.shape)
     sp = {k: pt.tensor(k, dtype="float32", shape=v.shape) for k, v in p.items()}
-    loss = model.mse(model.predict_batch(sp, xs, cfg)[0], ys)
+    loss = graph.mse(graph.predict_batch(sp, xs, cfg)[0], ys)
     g = dict(zip(p, pytensor.function([xs, ys, *sp.values()], pt.grad(loss, list(sp.values())))(x, y, *p.values())))
     net.train_step(x, y, 0.1)
     steps = {k: 0.1 * g[k] / np.maximum(np.sqrt(0.05 * g[k] ** 2), 1e-5) for k in p}  # ms = (1 - 0.95) g^2
@@ -153,8 +155,8 @@ def test_blog_rmsprop_with_step_clipping_matches_numpy():
 
 def test_initialisation_is_the_blogs_and_seeded():
     cfg = TrainConfig(cell="lstm", hidden=8, forget_bias=1.0)
-    a = model.init_params(F, cfg, np.random.default_rng(0))
-    b = model.init_params(F, cfg, np.random.default_rng(0))
+    a = graph.init_params(F, cfg, np.random.default_rng(0))
+    b = graph.init_params(F, cfg, np.random.default_rng(0))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
         if k.endswith("_b"):
@@ -171,11 +173,11 @@ def test_overfits_a_tiny_periodic_signal():
     x = np.stack([song[i * F:i * F + L * F].reshape(L, F) for i in range(0, 4 * F, 4)][:4])
     y = np.stack([song[i * F + F:i * F + F + L * F].reshape(L, F) for i in range(0, 4 * F, 4)][:4])
     cfg = TrainConfig(hidden=32, optimizer="adam", learning_rate=0.01)
-    net = Network(F, L, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
-    first = net.sse(x, y) / x.size
+    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
+    first = net.evaluate(x, y)[1] / x.size
     for _ in range(300):
         net.train_step(x, y, 0.01)
-    assert net.sse(x, y) / x.size < 0.02 * first
+    assert net.evaluate(x, y)[1] / x.size < 0.02 * first
 
 
 @pytest.mark.parametrize("cell,chunk", [("gru", 0), ("lstm", 3)])
@@ -184,7 +186,7 @@ def test_compile_rewrites_leave_the_numbers_bit_identical(cell, chunk):
     astypes JAX warned about and must not change a bit: a few steps with and without it."""
     import warnings
     from pytensor.compile.mode import get_mode
-    from rnnsound.network import compile_mode
+    from rnnsound.compiled import compile_mode
     cfg = TrainConfig(cell=cell, hidden=6, batch_size=B, bptt_chunk=chunk)
     nets = []
     for mode in (get_mode("JAX"), compile_mode("jax")):

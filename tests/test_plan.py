@@ -7,10 +7,12 @@ import os
 import numpy as np
 import pytest
 
-from rnnsound import plan
+from rnnsound.song import as_song
+from rnnsound.sweeps import plan
 from rnnsound.config import BLOG_TRAIN_FRACTION
 from rnnsound.default_song import BLOG_SAMPLES, EmbeddedSong
-from rnnsound.sweep import Sweep, run_name, run_sweep
+from rnnsound.sweeps import Sweep, run_sweep
+from rnnsound.sweeps.spec import run_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -68,11 +70,11 @@ def test_song_length_comes_from_the_header_resampled(tmp_path):
     path = str(tmp_path / "s.wav")
     sf.write(path, np.zeros((44100 * 3 + 7, 2)), 44100)
     from rnnsound.audio import resample
-    assert plan.song_samples(path, 16000) == len(resample(np.zeros(44100 * 3 + 7, np.float32), 44100, 16000, False))
-    assert plan.song_samples(None, 16000) == EmbeddedSong().num_samples(16000) == 3_303_226
+    assert as_song(path).num_samples(16000) == len(resample(np.zeros(44100 * 3 + 7, np.float32), 44100, 16000, False))
+    assert as_song(None).num_samples(16000) == EmbeddedSong().num_samples(16000) == 3_303_226
 
 
-TINY = Sweep(name="tiny_grid", title="Tiny grid", swept="frame_size", base={"hidden": 8, "batch_size": 16},
+TINY = Sweep(name="tiny_grid", title="Tiny grid", base={"hidden": 8, "batch_size": 16},
              variants=({"frame_size": 8, "seq_len": 10}, {"frame_size": 16, "seq_len": 5},
                        {"frame_size": 2000, "seq_len": 100}),
              marked=("frame_size=16_seq_len=5",), mark="her code")
@@ -125,17 +127,17 @@ def test_only_must_match_a_run(tmp_path, song_wav):
 
 def test_experiment_plan_from_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    from rnnsound.sweep import cli
-    assert cli(TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "0.5", "--style", "ambient", "--epochs", "1"]) == 0
+    from rnnsound.sweeps import main as sweep_main
+    assert sweep_main(TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "0.5", "--style", "ambient", "--epochs", "1"]) == 0
     assert "480000 samples" in capsys.readouterr().out
-    assert cli(TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "-3"]) == 2
+    assert sweep_main(TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "-3"]) == 2
     assert "--minutes must be" in capsys.readouterr().err
 
 
 def test_an_out_folder_that_is_a_file_is_one_line(tmp_path, capsys):
-    from rnnsound.sweep import cli
+    from rnnsound.sweeps import main as sweep_main
     (tmp_path / "afile").write_text("x")
     for out in ("afile", "afile/x"):
-        assert cli(TINY, ["--plan", "--out", str(tmp_path / out)]) == 2
+        assert sweep_main(TINY, ["--plan", "--out", str(tmp_path / out)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "--out" in err

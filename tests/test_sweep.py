@@ -8,11 +8,11 @@ import pytest
 from rnnsound import baselines
 from rnnsound.cli import main
 from rnnsound.config import DataConfig
-from rnnsound.dataset import prepare
+from rnnsound.prepare import prepare
 from rnnsound.streams import SongDataset
-from rnnsound.sweep import Sweep, run_sweep
+from rnnsound.sweeps import Sweep, run_sweep
 
-TINY = Sweep(name="tiny", title="Tiny sweep", swept="frame_size", base={"hidden": 8, "batch_size": 32},
+TINY = Sweep(name="tiny", title="Tiny sweep", base={"hidden": 8, "batch_size": 32},
              variants=({"frame_size": 8, "seq_len": 10}, {"frame_size": 16, "seq_len": 5},
                        {"frame_size": 1000, "seq_len": 100}))
 
@@ -61,7 +61,7 @@ def test_baselines_match_hand_computed_values_on_a_tone(tmp_path):
 
 def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, song_wav):
     from rnnsound.streams import read_attrs
-    sweep = Sweep(name="norm", title="Normalisation", swept="normalisation",
+    sweep = Sweep(name="norm", title="Normalisation",
                   base={"hidden": 4, "batch_size": 32, "frame_size": 8, "seq_len": 10},
                   variants=({"normalisation": "minmax"}, {"normalisation": "stdev"}))
     out = tmp_path / "s"
@@ -73,7 +73,7 @@ def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, son
 
 def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wav, capsys):
     from rnnsound.errors import UserError
-    sweep = Sweep(name="one", title="One", swept="frame_size", base={"hidden": 4, "batch_size": 32},
+    sweep = Sweep(name="one", title="One", base={"hidden": 4, "batch_size": 32},
                   variants=({"frame_size": 8, "seq_len": 10},))
     out = str(tmp_path / "s")
     run_sweep(sweep, out, song=song_wav, epochs=1, clip_seconds=0.1, progress=False)
@@ -92,7 +92,7 @@ def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wa
 def test_blog_clips_are_whole_up_to_l_100_and_within_budget_beyond():
     from rnnsound.config import TrainConfig
     from rnnsound.generate import uses_lanes
-    from rnnsound.sweep import BLOG_BUDGET, blog_frames
+    from rnnsound.sweeps.run import BLOG_BUDGET, blog_frames
     for cfg in (TrainConfig(), TrainConfig(recur_axis="batch")):
         for F in (40, 50, 100, 800, 1000, 4000, 40000):
             for L in (50, 100, 1000, 4000, 10000):

@@ -16,8 +16,9 @@ from rnnsound import checkpoint
 from rnnsound.cli import main
 from rnnsound.config import TrainConfig
 from rnnsound.errors import Interrupted, UserError
-from rnnsound.network import Network
-from rnnsound.train import read_log, train
+from rnnsound.compiled import Network
+from rnnsound.files import read_csv
+from rnnsound.train import train
 
 SMALL = TrainConfig(hidden=8, layers=2, epochs=2, batch_size=16, learning_rate=0.01)
 RUN_FILES = {"config.json", "versions.json", "baselines.json", "log.csv", "best.h5", "last.h5", "learning_curve.png"}
@@ -97,7 +98,7 @@ def test_sigterm_from_outside_saves_and_the_printed_command_resumes(tiny_dataset
     assert subprocess.run(args + ["-o", str(whole)], capture_output=True).returncode == 0
     proc = subprocess.Popen(args + ["-o", str(split)], stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while len(read_log(str(split / "log.csv"))) < 30 and time.time() < deadline and proc.poll() is None:
+    while len(read_csv(str(split / "log.csv"))) < 30 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     err = proc.communicate(timeout=60)[1]
@@ -127,7 +128,7 @@ def test_a_restart_without_checkpoint_logs_each_step_once(tiny_dataset, tmp_path
     os.remove(run / "last.h5")  # as after a kill -9 before the first epoch ended
     train(tiny_dataset, SMALL, str(run), resume=True, progress=False)
     assert "training it from the start" in capsys.readouterr().err
-    steps = [int(r["step"]) for r in read_log(str(run / "log.csv")) if r["kind"] == "batch"]
+    steps = [int(r["step"]) for r in read_csv(str(run / "log.csv")) if r["kind"] == "batch"]
     assert steps == list(range(1, len(steps) + 1))
 
 

@@ -1,10 +1,13 @@
 """A slow, obvious numpy implementation of the network, for tests and for checking the graph.
 
-Same equations as `rnnsound.model` / `rnnsound.cells`, one step at a time in float64, with no
+Same equations as `rnnsound.graph` / `rnnsound.cells`, one step at a time in float64, with no
 hoisting, no fused gates and no PyTensor: if both agree, the compiled graph computes the model
 the docstrings describe.
 """
 import numpy as np
+from scipy.special import ndtr
+
+from rnnsound.heads import LEVELS, MIN_SCALE, PROB_FLOOR, level_edges, mulaw_decode, mulaw_encode
 
 
 def sigmoid(a):
@@ -67,7 +70,6 @@ def mse(params, x, y, cell, layers, recur_axis="time"):
 
 def _gmm(o, F, K):
     """o (n, K(1+2F)) -> weight logits (n, K), means (n, K, F), scales (n, K, F)."""
-    from .heads import MIN_SCALE
     raw = o[:, K + K * F:].reshape(-1, K, F)
     return o[:, :K], o[:, K:K + K * F].reshape(-1, K, F), MIN_SCALE + np.logaddexp(0.0, raw)
 
@@ -79,14 +81,12 @@ def _log_softmax(a):
 
 def _interval(lo, hi, mu, scale):
     """P(lo <= X < hi), X ~ N(mu, scale^2), from the nearer tail (1 - cdf would cancel to 0)."""
-    from scipy.special import ndtr
     a, b = (lo - mu) / scale, (hi - mu) / scale
     return np.where(a + b > 0, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
 
 
 def head_loss(o, y, F, output, K=1):
     """Summed loss over every sample: squared error (mse) or nats (gmm over frames, mulaw per sample)."""
-    from .heads import LEVELS, mulaw_encode
     o, y = np.asarray(o, np.float64).reshape(len(y.reshape(-1, F)), -1), np.asarray(y, np.float64).reshape(-1, F)
     if output == "mse":
         return float(np.sum((o - y) ** 2))
@@ -101,7 +101,6 @@ def head_loss(o, y, F, output, K=1):
 
 
 def head_mean(o, F, output, K=1):
-    from .heads import LEVELS, mulaw_decode
     o = np.asarray(o, np.float64)
     if output == "mse":
         return o
@@ -113,7 +112,6 @@ def head_mean(o, F, output, K=1):
 
 def head_bits(o, y, F, output, K=1, sigma=1.0):
     """Summed NLL in bits of the mu-law levels of y under the head's distribution."""
-    from .heads import PROB_FLOOR, level_edges, mulaw_encode
     o, y = np.asarray(o, np.float64), np.asarray(y, np.float64).reshape(-1, F)
     q = mulaw_encode(y)
     lo, hi = level_edges()[q], level_edges()[q + 1]
@@ -130,7 +128,6 @@ def head_bits(o, y, F, output, K=1, sigma=1.0):
 
 def head_sample(o, noise, F, output, K=1, temperature=1.0, sigma=0.0):
     """Frames (n, F) drawn with the given noise (n, NW), as rnnsound.heads.sample: inverse CDFs."""
-    from .heads import LEVELS, mulaw_decode
     o, noise = np.asarray(o, np.float64), np.asarray(noise, np.float64)
     if temperature == 0:
         return head_mean(o, F, output, K)

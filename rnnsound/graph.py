@@ -20,12 +20,9 @@ blog's committed code (Blocks wants time-major input and her transpose was comme
 import collections
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
 
 from . import cells, heads
-
-pytensor.config.floatX = "float32"
 
 
 def gate_count(cell):
@@ -66,10 +63,6 @@ def init_params(F, cfg, rng):
         for i in range(cfg.layers):
             params[f"l{i}_b"][H:2 * H] = cfg.forget_bias
     return params
-
-
-def count_params(params):
-    return int(sum(np.prod(v.shape) for v in params.values()))
 
 
 def param_count(F, cfg):

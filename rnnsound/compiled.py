@@ -11,12 +11,13 @@ second shape), the functions it needs:
   back-propagated with the gradient flowing into its final states from the chunk after it
   (gradient checkpointing at chunk boundaries: ~1/3 more compute, memory of one chunk);
 - `evaluate(x, y, sigma)`: a batch's summed loss, squared error of the head's mean and NLL in
-  bits (rnnsound.heads), chunked the same way; `sse(x, y)` the squared error alone.
+  bits (rnnsound.heads), chunked the same way.
 
 Batches are (batch, L, F) float32 arrays; the loss is the output head's (rnnsound.heads) per
 sample: the MSE over every sample of every frame for the blog's head.
 """
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pytensor
@@ -25,7 +26,8 @@ from pytensor.compile.mode import get_mode
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.tensor.elemwise import CAReduce
 
-from . import heads, model, optim
+from . import graph, heads, optim
+from .runtime import use_float32
 
 MODES = {"jax": "JAX", "c": "CVM", "numba": "NUMBA"}
 
@@ -45,6 +47,8 @@ def compile_mode(backend):
     """The PyTensor mode of a backend name (`TrainConfig.backend`)."""
     mode = get_mode(MODES[backend])
     return mode.register((in2out(float32_accumulation), 48.0)) if backend == "jax" else mode
+
+
 FLOATS_PER_STEP = {"gru": 13, "lstm": 18}  # stored activations per example, step and layer, in units of H
 
 
@@ -69,17 +73,23 @@ def chunk_length(F, L, cfg):
     return math.ceil(L / n)  # equal chunks, the last no longer than the others
 
 
+class StepResult(NamedTuple):
+    """What one update reports, per sample of the batch, all measured before the update."""
+    loss: float       # the output head's loss (the MSE for the blog's head)
+    mse: float        # the MSE of the head's mean (the blog's metric, for every head)
+    step_norm: float  # the optimiser step's norm before clipping
+
+
 class Network:
     def __init__(self, F, L, cfg, params):
+        use_float32()
         self.F, self.L, self.cfg = F, L, cfg
         self.chunk = chunk_length(F, L, cfg)
         self.mode = compile_mode(cfg.backend)
         self.shared = {k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()}
         self.opt = optim.make_state(self.shared, cfg)
-        self.names = model.state_names(cfg.cell, cfg.layers)
+        self.names = graph.state_names(cfg.cell, cfg.layers)
         self._fns = {}
-        self.last_step_norm = float("nan")  # the last update's norm before step clipping
-        self.last_mse = float("nan")        # the last update's MSE of the head's mean
 
     # --- parameters and state, as plain arrays -----------------------------------------------
     def params(self):
@@ -119,11 +129,11 @@ class Network:
         def build():
             x, y = self._batch_vars(shape)
             lr = pt.scalar("lr", dtype="float32")
-            out = model.predict_batch(self.shared, x, self.cfg)[0]
+            out = graph.predict_batch(self.shared, x, self.cfg)[0]
             loss = heads.loss(out, y, self.F, self.cfg)
             grads = dict(zip(self.shared, pt.grad(loss, list(self.shared.values()))))
             ups, norm = optim.updates(self.shared, grads, self.opt, lr, self.cfg)
-            extra = [] if self.cfg.output == "mse" else [model.mse(heads.mean(out, self.F, self.cfg), y)]
+            extra = [] if self.cfg.output == "mse" else [graph.mse(heads.mean(out, self.F, self.cfg), y)]
             return self._compile([x, y, lr], [loss, *extra, norm], ups)
         return self._function(("fused", shape), build)
 
@@ -137,7 +147,7 @@ class Network:
         def build():
             x, y = self._batch_vars(shape)
             states = self._state_vars(shape)
-            out, final = model.predict_batch(self.shared, x, self.cfg, states)
+            out, final = graph.predict_batch(self.shared, x, self.cfg, states)
             return self._compile([x, y, *states.values()], self._sums(out, y) + [final[n] for n in self.names])
         return self._function(("advance", shape), build)
 
@@ -147,7 +157,7 @@ class Network:
             x, y = self._batch_vars(shape)
             sigma = pt.scalar("sigma", dtype="float32")
             states = self._state_vars(shape)
-            out, final = model.predict_batch(self.shared, x, self.cfg, states)
+            out, final = graph.predict_batch(self.shared, x, self.cfg, states)
             sums = self._sums(out, y)
             return self._compile([x, y, sigma, *states.values()],
                                  [sums[0], sums[-1], heads.bits_sum(out, y, self.F, self.cfg, sigma)]
@@ -161,7 +171,7 @@ class Network:
             states = self._state_vars(shape)
             d_final = {n: pt.matrix("d_" + n, dtype="float32", shape=(self._width(shape), self.cfg.hidden))
                        for n in self.names}
-            out, final = model.predict_batch(self.shared, x, self.cfg, states)
+            out, final = graph.predict_batch(self.shared, x, self.cfg, states)
             cost = heads.loss_sum(out, y, self.F, self.cfg) / np.float32(count) + \
                 sum(pt.sum(final[n] * d_final[n]) for n in self.names)
             wrt = list(self.shared.values()) + list(states.values())
@@ -186,17 +196,11 @@ class Network:
         return [np.zeros((self._width(shape), self.cfg.hidden), np.float32) for _ in self.names]
 
     def train_step(self, x, y, lr):
-        """One update on a batch (batch, L, F); returns the head's loss per sample before the update
-        (the MSE for the blog's head).
-
-        Sets `last_mse` (the MSE of the head's mean) and `last_step_norm` (the optimiser step's norm
-        before clipping)."""
+        """One update on a batch (batch, L, F); returns its StepResult."""
         lr = np.asarray(lr, np.float32)
         if self.chunk >= x.shape[1]:
             out = [float(np.asarray(v)) for v in self._fused(x.shape)(x, y, lr)]
-            self.last_step_norm = out[-1]
-            self.last_mse = out[1] if len(out) == 3 else out[0]
-            return out[0]
+            return StepResult(out[0], out[1] if len(out) == 3 else out[0], out[-1])
         chunks = list(self._chunks(x, y))  # sliced once, used by both passes
         states, boundary, sums = self._zeros(x.shape), [], np.zeros(2)
         n_sums = 1 if self.cfg.output == "mse" else 2
@@ -212,13 +216,7 @@ class Network:
             n = len(self.shared)
             grads = out[:n] if grads is None else [a + b for a, b in zip(grads, out[:n])]
             d_states = out[n:]
-        self.last_step_norm = float(np.asarray(self._apply()(*grads, lr)))
-        self.last_mse = sums[1] / count
-        return sums[0] / count
-
-    def sse(self, x, y):
-        """Summed squared error of the head's mean on a batch (batch, L, F), from zero states."""
-        return self.evaluate(x, y)[1]
+        return StepResult(sums[0] / count, sums[1] / count, float(np.asarray(self._apply()(*grads, lr))))
 
     def evaluate(self, x, y, sigma=1.0):
         """(loss sum, squared-error sum of the mean, NLL sum in bits) of a batch (batch, L, F), from

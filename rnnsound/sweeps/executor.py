@@ -1,11 +1,11 @@
 """Running a sweep's runs on Dask: a local cluster, an existing scheduler, or Slurm/PBS/SGE.
 
-The serial path (`rnnsound.sweep.run_sweep` without options) trains in the calling process. Here:
+The serial path (`rnnsound.sweeps.run_sweep` without options) trains in the calling process. Here:
 
 - one **prepare task** per dataset file (keyed `prepare-<file>`), so a dataset that several runs
   share is written once, by one writer, before any of them starts;
 - one **run task** per run, keyed by its name, depending on its prepare task, with `retries`.
-  The task starts the run in a fresh child process (`python -m rnnsound.executor`): the
+  The task starts the run in a fresh child process (`python -m rnnsound.sweeps.executor`): the
   threads are bounded before JAX loads (JAX must not fork after it started), its whole output goes
   to `RUN/run.log`, and it dies with its worker (PR_SET_PDEATHSIG), so a run never outlives
   the task that owns it. The run folder's lock (rnnsound.interrupts) backs this up.
@@ -14,22 +14,34 @@ The serial path (`rnnsound.sweep.run_sweep` without options) trains in the calli
   is bit-identical). A run stopped by SIGTERM or SIGINT saves last.h5 and exits 143/130 -> the task
   fails and is retried, and resumes. A run that fails for a reason a retry cannot fix (a
   `UserError`: infeasible pair, diverged loss, bad setting) writes `failed.json` with its reason
-  and is not retried; the tables show it. Rerunning the sweep tries failed runs again.
+  and is not retried; the tables show it. A run whose retries are used up gets a failed.json
+  saying why. Rerunning the sweep tries failed runs again.
 - A worker trains one run at a time: one task slot (a `run=1` resource on clusters it starts),
   and `threads_per_worker` threads for the run (BLAS and XLA: CPU affinity and the usual
   variables). Each worker gets its own PyTensor compile directory.
 - The run folders must be on a filesystem every worker sees (the `--out` folder).
 """
+import ctypes
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-from .errors import UserError
+from tqdm import tqdm
+
+from .. import song as songs
+from ..config import configs
+from ..errors import Interrupted, UserError
+from ..files import read_json, write_json
+from ..rundir import sweep_run
+from ..runtime import quiet_known_warnings
+from .run import dataset_path, prepare_once, run_one
+from .spec import infeasible_summary
 
 CLUSTERS = ("slurm", "pbs", "sge")
 CHILD_OK, CHILD_USER_ERROR = 0, 2
@@ -64,20 +76,6 @@ class ExecutorOptions:
         if self.cluster and self.cluster not in CLUSTERS:
             raise UserError(f"--cluster must be one of {', '.join(CLUSTERS)}; got {self.cluster!r}")
         return self
-
-
-# --- songs travel to workers as JSON -----------------------------------------------------------
-
-def song_to_json(song):
-    from .default_song import EmbeddedSong
-    if isinstance(song, EmbeddedSong):
-        return {"embedded": dataclasses.asdict(song)}
-    return {"path": None if song is None else os.path.abspath(song)}
-
-
-def song_from_json(data):
-    from .default_song import EmbeddedSong
-    return EmbeddedSong(**data["embedded"]) if "embedded" in data else data["path"]
 
 
 # --- the clusters ------------------------------------------------------------------------------
@@ -125,19 +123,10 @@ def start(opts):
 
 # --- tasks (run on the workers) -----------------------------------------------------------------
 
-def prepare_task(song_json, data_path, data_overrides):
+def prepare_task(song_json, data_path, overrides):
     """Prepare one dataset unless it exists: {'status': 'ok'} or {'status': 'infeasible', 'reason'}."""
-    from .config import DataConfig, with_overrides
-    from .dataset import prepare
-    if os.path.exists(data_path):
-        return {"status": "ok"}
-    try:
-        prepare(song_from_json(song_json), data_path, with_overrides(DataConfig(), data_overrides), progress=False)
-    except UserError as e:
-        if "too short" in str(e):
-            return {"status": "infeasible", "reason": str(e)}
-        raise
-    return {"status": "ok"}
+    reason = prepare_once(songs.from_json(song_json), data_path, configs(overrides)[0])
+    return {"status": "infeasible", "reason": reason} if reason else {"status": "ok"}
 
 
 class RunStopped(Exception):
@@ -145,8 +134,6 @@ class RunStopped(Exception):
 
 
 def _die_with_parent():
-    import ctypes
-    import signal
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
@@ -185,34 +172,30 @@ def _ends_mid_line(path):
 
 def run_task(spec, prepared):
     """Train, generate and summarise one run in a child process; returns its summary."""
-    from .sweep import infeasible_summary
-    from .train import read_json, write_json
-    run_dir = os.path.join(spec["out_dir"], "runs", spec["name"])
-    done = os.path.join(run_dir, "summary.json")
-    if os.path.exists(done):
-        return read_json(done)
-    os.makedirs(run_dir, exist_ok=True)
+    run = sweep_run(spec["out_dir"], spec["name"])
+    if os.path.exists(run.summary):
+        return read_json(run.summary)
+    os.makedirs(run.path, exist_ok=True)
     if prepared["status"] == "infeasible":
         summary = infeasible_summary(spec["name"], spec["overrides"], prepared["reason"])
-        write_json(done, summary)
+        write_json(run.summary, summary)
         return summary
     worker, slot = _worker_slot()
     env = child_env(spec["threads"], slot)
     env["RNNSOUND_WORKER"] = worker
-    log_path = os.path.join(run_dir, "run.log")
-    with open(log_path, "a") as log:
+    with open(run.run_log, "a") as log:
         # a killed attempt can leave a progress bar's line unfinished: the header starts a line
-        log.write(("\n" if _ends_mid_line(log_path) else "") + f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} on "
+        log.write(("\n" if _ends_mid_line(run.run_log) else "") + f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} on "
                   f"{socket.gethostname()} ({worker}), {spec['threads']} threads\n")
         log.flush()
-        proc = subprocess.Popen([sys.executable, "-m", "rnnsound.executor", json.dumps(spec)], stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "rnnsound.sweeps.executor", json.dumps(spec)], stdout=log,
                                 stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
         code = proc.wait()
     if code == CHILD_OK:
-        return read_json(done)
+        return read_json(run.summary)
     if code == CHILD_USER_ERROR:
-        return read_json(os.path.join(run_dir, "failed.json"))
-    raise RunStopped(f"run {spec['name']} stopped with exit status {code}; see {os.path.join(run_dir, 'run.log')}")
+        return read_json(run.failed)
+    raise RunStopped(f"run {spec['name']} stopped with exit status {code}; see {run.run_log}")
 
 
 def _child(spec):
@@ -222,21 +205,16 @@ def _child(spec):
     if threads and slot and len(allowed) >= threads:
         start = (int(slot) * threads) % len(allowed)
         os.sched_setaffinity(0, [allowed[(start + i) % len(allowed)] for i in range(threads)])
-    from .cli import quiet_known_warnings
-    from .errors import Interrupted
-    from .sweep import run_one
-    from .train import write_json
     quiet_known_warnings()
-    run_dir = os.path.join(spec["out_dir"], "runs", spec["name"])
     try:
-        run_one(spec["name"], spec["overrides"], song_from_json(spec["song"]), spec["out_dir"], progress=True,
+        run_one(spec["name"], spec["overrides"], songs.from_json(spec["song"]), spec["out_dir"], progress=True,
                 clip_seconds=spec["clip_seconds"], temperatures=tuple(spec.get("temperatures", [None])))
     except Interrupted as e:
         print(f"stopped: {e}", flush=True)
         return e.exit_code
     except UserError as e:
         print(f"failed: {e}", flush=True)
-        write_json(os.path.join(run_dir, "failed.json"), {"name": spec["name"], "overrides": spec["overrides"],
+        write_json(sweep_run(spec["out_dir"], spec["name"]).failed, {"name": spec["name"], "overrides": spec["overrides"],
                                                           "status": "failed", "reason": str(e)})
         return CHILD_USER_ERROR
     return CHILD_OK
@@ -247,9 +225,6 @@ def _child(spec):
 def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temperatures=(None,)):
     """Every (name, overrides) of `runs` on the Dask cluster of `opts`; returns their summaries."""
     from dask.distributed import wait
-    from tqdm import tqdm
-    from .config import DataConfig, with_overrides
-    from .sweep import dataset_name, split_overrides
     opts.validate()
     client, cluster, threads, use_resource = start(opts)
     try:
@@ -257,14 +232,13 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
             where = opts.scheduler or (f"{opts.workers} local workers" if opts.workers else
                                        f"{opts.jobs} {opts.cluster} job(s)")
             print(f"dask: {where}, {threads} thread(s) per run; dashboard {client.dashboard_link}", flush=True)
-        song_json = song_to_json(song)
+        song_json = song.to_json()
         resources = {"run": 1} if use_resource else None
         prepares, futures = {}, []
         for name, overrides in runs:
-            data_over = split_overrides(overrides)[0]
-            data = os.path.join(out_dir, "data", dataset_name(song, with_overrides(DataConfig(), data_over)))
+            data = dataset_path(out_dir, song, configs(overrides)[0])
             if data not in prepares:
-                prepares[data] = client.submit(prepare_task, song_json, data, data_over,
+                prepares[data] = client.submit(prepare_task, song_json, data, overrides,
                                                key=f"prepare-{os.path.basename(data)}", retries=opts.retries)
             spec = {"name": name, "overrides": overrides, "song": song_json, "out_dir": os.path.abspath(out_dir),
                     "clip_seconds": clip_seconds, "temperatures": list(temperatures), "threads": threads}
@@ -289,6 +263,10 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
                 slots = len(client.scheduler_info().get("workers", {}))
                 running = min(slots, sum(len(keys) for keys in client.processing().values()))
                 bar.set_postfix(running=running, failed=sum(s["status"] == "failed" for s in summaries.values()))
+        for s in summaries.values():
+            run = sweep_run(out_dir, s["name"])
+            if s["status"] == "failed" and not os.path.exists(run.failed):  # retries used up: record why
+                write_json(run.failed, s)
         return [summaries[f.key] for f in futures]
     finally:
         client.close()

@@ -13,7 +13,6 @@ samples, train examples have their inputs inside [0, p) (their targets reach p +
 examples start at p + F, so no dev sample is ever seen in training. On the class song this
 gives her counts: 1600/142 examples at F=1000, L=100 and 800/71 at F=4000, L=50.
 """
-import hashlib
 import os
 
 import h5py
@@ -21,8 +20,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .atomic import atomic_path, check_space, check_writable
-from .errors import Interrupted, UserError
+from .errors import Interrupted, SongTooShort, UserError
 from .interrupts import Deferred
+from .song import as_song
 
 FUEL_INTERFACE_VERSION = "0.3"  # H5PYDataset.interface_version in Fuel 0.2
 SOURCES = ("inputs", "targets")
@@ -113,14 +113,6 @@ def frame(samples, starts, F, L):
     return x, y
 
 
-def unframe(inputs, targets_last_frame=None):
-    """Samples of non-overlapping examples, in order: the inverse of `frame` for hop = L."""
-    song = inputs.reshape(-1)
-    if targets_last_frame is not None:
-        song = np.concatenate([song, targets_last_frame.reshape(-1)])
-    return song
-
-
 # --- Fuel's split attribute -----------------------------------------------------------------
 
 def create_split_array(split_dict):
@@ -149,14 +141,6 @@ def create_split_array(split_dict):
 
 # --- writing --------------------------------------------------------------------------------
 
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs=None, progress=True):
     """Normalise, frame and split `samples` (mono, config.sample_rate) into a Fuel file at `path`."""
     F, L, hop = config.frame_size, config.seq_len, config.hop_frames
@@ -165,7 +149,7 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     starts, n_train = example_starts(n, F, L, hop, config.train_fraction)
     n_dev = len(starts) - n_train
     if n_train == 0 or n_dev == 0:
-        raise UserError(too_short_message(n, F, L, hop, config.train_fraction, config.sample_rate, n_train, n_dev))
+        raise SongTooShort(too_short_message(n, F, L, hop, config.train_fraction, config.sample_rate, n_train, n_dev))
     N = len(starts)
     check_space(path, 2 * N * L * F * np.dtype(config.dtype).itemsize + starts.nbytes, f"the dataset {path}")
     song = normalise(samples, consts).astype(config.dtype)
@@ -204,30 +188,13 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     return {"train": n_train, "dev": n_dev, "samples": n, "path": path}
 
 
-def song_stem(song):
-    """A file-name stem for a song: an audio file's name, or the embedded song's (None: `default`)."""
-    from .default_song import EmbeddedSong
-    if song is None or isinstance(song, EmbeddedSong):
-        return (song or EmbeddedSong()).stem
-    return os.path.splitext(os.path.basename(song))[0]
-
-
 def prepare(song, output, config, progress=True, accept_damaged=False):
-    """`rnnsound prepare`: an audio file, an EmbeddedSong (None: the default song) -> Fuel HDF5 file.
+    """`rnnsound prepare`: a song (rnnsound.song; None: the default song) -> Fuel HDF5 file.
     `accept_damaged`: use a truncated or absurdly loud file anyway (rnnsound.audio.check_damage)."""
-    from . import audio, default_song
     config.validate()
     check_writable(output)
-    if song is None or isinstance(song, default_song.EmbeddedSong):
-        song = song or default_song.EmbeddedSong()
-        samples = song.render(config.sample_rate, progress)
-        name = "default_song" if song.is_default else f"embedded_{song.stem}"
-        sha = hashlib.sha256(samples.tobytes()).hexdigest()
-        extra = {"title": default_song.TITLE if song.is_default else song.describe(config.sample_rate),
-                 "embedded_style": song.style, "embedded_seed": song.seed}
-    else:
-        if os.path.exists(output) and os.path.exists(song) and os.path.samefile(song, output):
-            raise UserError(f"the output {output} is the song itself; give another -o (the song is never overwritten)")
-        samples, extra = audio.load_song(song, config.sample_rate, progress, accept_damaged)
-        name, sha = os.path.basename(song), sha256_of(song)
+    song = as_song(song)
+    if song.path and os.path.exists(output) and os.path.exists(song.path) and os.path.samefile(song.path, output):
+        raise UserError(f"the output {output} is the song itself; give another -o (the song is never overwritten)")
+    samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
     return write_dataset(output, samples, config, name, sha, extra, progress)

@@ -1,7 +1,7 @@
 """A sweep's plan before it runs: counts from the split arithmetic, time from measured steps.
 
 `plan_sweep(sweep, song, ...)` trains nothing and writes no dataset. For every run it gives:
-- train/dev examples from `dataset.split_layout` on the song's length (read from the audio
+- train/dev examples from `prepare.split_layout` on the song's length (read from the audio
   file's header, or the embedded song's known length: nothing is decoded), and the updates of
   `epochs` epochs of batches of `batch_size` with the last partial batch kept;
 - est_seconds: training steps plus the dev evaluation after each epoch plus compiling, from
@@ -21,15 +21,20 @@ import csv
 import json
 import math
 import os
-import platform
 import time
 
 import numpy as np
 
-from .atomic import atomic_path
-from .config import DataConfig, TrainConfig, with_overrides
-from .dataset import split_layout, too_short_message
-from .errors import UserError
+from .. import graph
+from ..atomic import atomic_path
+from ..compiled import Network, bytes_per_step, chunk_length
+from ..config import configs, with_overrides
+from ..errors import UserError
+from ..prepare import split_layout, too_short_message
+from ..runtime import machine
+from ..song import as_song
+from ..train import IN_MEMORY_MAX_BYTES
+from .spec import make_out_dir, run_overrides, select, validate_runs
 
 FIELDS = ["run", "frame_size", "seq_len", "hop", "cell", "train_examples", "dev_examples", "updates", "est_seconds",
           "est_peak_gb", "dataset_gb", "status", "reason"]
@@ -38,49 +43,23 @@ PREPARE_BYTES_PER_SAMPLE = 20
 RUNTIME_GB = 0.5
 
 
-def song_samples(song, sample_rate):
-    """Samples of the song at `sample_rate`, without decoding it."""
-    from .default_song import EmbeddedSong
-    if song is None or isinstance(song, EmbeddedSong):
-        return (song or EmbeddedSong()).num_samples(sample_rate)
-    from .audio import open_song, resampled_length
-    with open_song(song) as f:
-        frames, rate = f.frames, f.samplerate
-    if frames <= 0:
-        raise UserError(f"{song}'s header gives no length; prepare it once to count its samples")
-    return resampled_length(frames, rate, sample_rate)
-
-
 def _cache_path():
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(root, "rnnsound", "step_times.json")
 
 
-def _machine():
-    model = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"{model} x{os.cpu_count()}"
-
-
 def _key(F, batch, tcfg):
-    return json.dumps({"machine": _machine(), "F": F, "batch": batch, "L": MEASURE_LEN, "cell": tcfg.cell,
+    return json.dumps({"machine": machine(), "F": F, "batch": batch, "L": MEASURE_LEN, "cell": tcfg.cell,
                        "hidden": tcfg.hidden, "layers": tcfg.layers, "recur_axis": tcfg.recur_axis,
-                       "optimizer": tcfg.optimizer, "backend": tcfg.backend,
-                       # the output head (mse keys stay as they were before heads existed)
-                       **({} if tcfg.output == "mse" else {"output": tcfg.output, "mixtures": tcfg.mixtures})},
+                       "optimizer": tcfg.optimizer, "backend": tcfg.backend, "output": tcfg.output,
+                       "mixtures": tcfg.mixtures},
                       sort_keys=True)
 
 
 def measure_step(F, batch, tcfg, repeats=2):
     """(seconds per training step, seconds of the first call) at (batch, MEASURE_LEN, F) on random data."""
-    from . import model
-    from .network import Network
     cfg = with_overrides(tcfg, {"bptt_chunk": 0, "memory_gb": 1e3})  # the fused step: what scales with L
-    net = Network(F, MEASURE_LEN, cfg, model.init_params(F, cfg, np.random.default_rng(0)))
+    net = Network(F, MEASURE_LEN, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
     x = np.random.default_rng(1).standard_normal((batch, MEASURE_LEN, F)).astype(np.float32) * 0.3
     t = time.perf_counter()
     net.train_step(x, x, 1e-9)
@@ -129,25 +108,18 @@ class StepTimes:
 
 
 def peak_gb(n_samples, N, F, L, tcfg):
-    from . import model
-    from .network import bytes_per_step, chunk_length
-    from .train import IN_MEMORY_MAX_BYTES
     batch = min(tcfg.batch_size, N)
     data = 2 * 4 * N * L * F
     held = data if data <= IN_MEMORY_MAX_BYTES else 2 * 2 * 4 * batch * L * F
     width = batch if tcfg.recur_axis == "time" else L
     activations = chunk_length(F, L, tcfg) * bytes_per_step(F, tcfg, width)
-    train = held + activations + 4 * 4 * model.param_count(F, tcfg)  # parameters, gradients, optimiser state
+    train = held + activations + 4 * 4 * graph.param_count(F, tcfg)  # parameters, gradients, optimiser state
     return max(PREPARE_BYTES_PER_SAMPLE * n_samples, train) / 1e9 + RUNTIME_GB
 
 
 def plan_run(name, overrides, n_samples, times):
     """One row of the plan (a dict of FIELDS) for a run of a sweep."""
-    from .network import chunk_length
-    from .sweep import split_overrides
-    data_over, train_over = split_overrides(overrides)
-    dcfg = with_overrides(DataConfig(), data_over)
-    tcfg = with_overrides(TrainConfig(), train_over)
+    dcfg, tcfg = configs(overrides)
     F, L, hop = dcfg.frame_size, dcfg.seq_len, dcfg.hop_frames
     n_train, n_dev, _ = split_layout(n_samples, F, L, hop, dcfg.train_fraction)
     row = {"run": name, "frame_size": F, "seq_len": L, "hop": hop, "cell": tcfg.cell, "train_examples": n_train,
@@ -181,15 +153,14 @@ def _hours(seconds):
 
 
 def plan_sweep(sweep, out_dir, song=None, epochs=30, extra=None, only=None, remeasure=False, progress=True):
-    """Write OUT/plan.csv and print the plan of a sweep's runs; returns the rows."""
-    from .sweep import make_out_dir, select, song_label, split_overrides, validate_runs
-    extra = dict(extra or {})
+    """Write OUT/plan.csv and print the plan of a sweep's runs; returns the rows. `song`: a path,
+    an EmbeddedSong, or None for the default song."""
+    song, extra = as_song(song), dict(extra or {})
     validate_runs(sweep, extra, epochs, select(sweep, only))  # a typo or bad value fails before any measurement
     make_out_dir(out_dir)
-    sample_rate = with_overrides(DataConfig(), split_overrides({**sweep.base, **extra})[0]).sample_rate
-    n = song_samples(song, sample_rate)
+    n = song.num_samples(configs({**sweep.base, **extra})[0].sample_rate)
     times = StepTimes(remeasure, progress)
-    rows = [plan_run(name, {**sweep.base, **extra, "epochs": epochs, **variant}, n, times)
+    rows = [plan_run(name, run_overrides(sweep, extra, epochs, variant), n, times)
             for name, variant in select(sweep, only)]
     with atomic_path(os.path.join(out_dir, "plan.csv")) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
@@ -197,7 +168,7 @@ def plan_sweep(sweep, out_dir, song=None, epochs=30, extra=None, only=None, reme
         w.writerows(rows)
     if progress:
         marked = set(sweep.marked)
-        print(f"{sweep.title}: {len(rows)} runs on {song_label(song)}, {epochs} epochs")
+        print(f"{sweep.title}: {len(rows)} runs on {song.label}, {epochs} epochs")
         print(f"{'run':44} {'F':>6} {'L':>6} {'train':>7} {'dev':>5} {'updates':>7} {'est':>9} {'peak GB':>7}  status")
         for r in rows:
             mark = f" ({sweep.mark})" if r["run"] in marked else ""

@@ -1,0 +1,59 @@
+"""A run folder's files, in one place: what `rnnsound train` writes, what `generate` and the
+sweeps read and add.
+
+  config.json         the TrainConfig, the dataset's path, sha256 and attributes, example counts
+  versions.json       Python and library versions, PyTensor backend and flags, the device
+  baselines.json      dev MSE of the zero / last-frame / linear predictors (rnnsound.baselines)
+  log.csv             one row per batch and per epoch (rnnsound.train.LOG_FIELDS)
+  best.h5, last.h5    checkpoints (rnnsound.checkpoint): the best dev loss, the latest position
+  learning_curve.png
+  samples/            generated clips: NAME.wav, NAME.metrics.json, NAME.png
+  .lock               held by the one process that trains in the folder (rnnsound.interrupts)
+A sweep's run folder (OUT/runs/NAME) adds settings.json (its overrides and song), summary.json
+(written last: the run is done), and on a Dask worker run.log and, after a failure a retry cannot
+fix, failed.json.
+"""
+import os
+
+
+class RunFolder:
+    def __init__(self, path):
+        self.path = path
+
+    def __fspath__(self):
+        return self.path
+
+    def __str__(self):
+        return self.path
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    @property
+    def name(self):
+        return os.path.basename(os.path.normpath(self.path))
+
+    config = property(lambda self: self.file("config.json"))
+    versions = property(lambda self: self.file("versions.json"))
+    baselines = property(lambda self: self.file("baselines.json"))
+    log = property(lambda self: self.file("log.csv"))
+    best = property(lambda self: self.file("best.h5"))
+    last = property(lambda self: self.file("last.h5"))
+    curve = property(lambda self: self.file("learning_curve.png"))
+    settings = property(lambda self: self.file("settings.json"))
+    summary = property(lambda self: self.file("summary.json"))
+    failed = property(lambda self: self.file("failed.json"))
+    run_log = property(lambda self: self.file("run.log"))
+
+    def checkpoint(self, which):
+        """best.h5 or last.h5."""
+        return self.file(f"{which}.h5")
+
+    def sample(self, name):
+        """samples/NAME.wav"""
+        return os.path.join(self.path, "samples", f"{name}.wav")
+
+
+def sweep_run(out_dir, name):
+    """The run folder of run NAME of the sweep in OUT: OUT/runs/NAME."""
+    return RunFolder(os.path.join(out_dir, "runs", name))

@@ -1,0 +1,151 @@
+"""A sweep's tables and plots, rebuilt from its run folders (also `rnnsound report OUT`):
+results.csv and results.md (a row per run: settings, losses against the baselines, clip metrics;
+runs not done show why), clips.csv and clips.md (a row per clip), curves.png and summary.png.
+"""
+import csv
+import json
+import os
+
+from .. import plots
+from ..atomic import atomic_path
+from ..errors import UserError
+from ..files import read_csv, read_json
+from ..rundir import sweep_run
+
+
+def _get(clip, key, fmt):
+    """A clip metric, or blank in summaries written before it existed."""
+    return "" if clip.get(key) is None else format(clip[key], fmt)
+
+
+def _clip(s, mode):
+    """The run's first clip of `mode` (the table's clip; clips.md lists them all)."""
+    return s[next((c["key"] for c in s.get("clips", []) if c["mode"] == mode), mode)]
+
+
+COLUMNS = [  # (header, how to get it from a summary)
+    ("run", lambda s: s["name"]), ("cell", lambda s: s["cell"]), ("axis", lambda s: s["recur_axis"]),
+    ("head", lambda s: s.get("output", "mse")),
+    ("F", lambda s: s["frame_size"]), ("L", lambda s: s["seq_len"]), ("hop", lambda s: s["hop"]),
+    ("params", lambda s: s["params"]), ("train ex", lambda s: s["examples"]["train"]),
+    ("dev ex", lambda s: s["examples"]["dev"]), ("updates", lambda s: s["steps"]),
+    ("best dev", lambda s: f"{s['best_dev']:.4g}"), ("final dev", lambda s: f"{s['final_dev']:.4g}"),
+    ("dev/zero", lambda s: f"{s['best_dev'] / s['baselines']['zero']:.3f}"),
+    ("zero", lambda s: f"{s['baselines']['zero']:.4g}"), ("last frame", lambda s: f"{s['baselines']['last_frame']:.4g}"),
+    ("linear", lambda s: f"{s['baselines']['linear']:.4g}"),
+    ("dev bits", lambda s: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
+    ("beats all", lambda s: "yes" if s["best_dev"] < min(s["baselines"][k] for k in ("zero", "last_frame", "linear")) else "no"),
+    ("train s", lambda s: f"{s['train_seconds']:.0f}"), ("samples/s", lambda s: f"{s['samples_per_second']:.3g}"),
+    ("step norm", lambda s: "" if s.get("step_norm_median") is None else f"{s['step_norm_median']:.3g}"),
+    ("stateful fade", lambda s: f"{_clip(s, 'stateful')['fade_ratio']:.3g}"),
+    ("stateful ticks", lambda s: f"{_clip(s, 'stateful')['tick_score']:.2f}"),
+    ("stateful spec dB", lambda s: f"{_clip(s, 'stateful')['spectral_distance_db']:.1f}"),
+    ("stateful audible %", lambda s: f"{100 * _clip(s, 'stateful').get('audible_fraction', float('nan')):.1f}"),
+    ("stateful copy %", lambda s: f"{100 * _clip(s, 'stateful')['copy_fraction']:.1f}"),
+    ("stateful loud dev dB", lambda s: _get(_clip(s, 'stateful'), "loudness_max_deviation_db", ".1f")),
+    ("stateful flatness", lambda s: _get(_clip(s, 'stateful'), "spectral_flatness", ".3g")),
+    ("blog s", lambda s: f"{_clip(s, 'blog')['seconds']:.1f}"), ("blog fade", lambda s: f"{_clip(s, 'blog')['fade_ratio']:.3g}"),
+    ("blog ticks", lambda s: f"{_clip(s, 'blog')['tick_score']:.2f}"),
+    ("blog spec dB", lambda s: f"{_clip(s, 'blog')['spectral_distance_db']:.1f}"),
+    ("blog loud dev dB", lambda s: _get(_clip(s, 'blog'), "loudness_max_deviation_db", ".1f")),
+    ("blog flatness", lambda s: _get(_clip(s, 'blog'), "spectral_flatness", ".3g")),
+    ("host", lambda s: s.get("host", "")), ("worker", lambda s: s.get("worker", "")),
+    ("device", lambda s: s.get("device", "")), ("machine", lambda s: s.get("machine", "")),
+    ("commit", lambda s: s.get("commit", "")),
+]
+
+
+def report(out_dir):
+    """results.csv, results.md, curves.png and summary.png from the run folders of a sweep."""
+    meta_path = os.path.join(out_dir, "sweep.json")
+    if not os.path.exists(meta_path):
+        raise UserError(f"{out_dir} holds no sweep (no sweep.json); give the --out folder of an experiment")
+    meta = read_json(meta_path, ("runs", "title", "song", "base"))
+    planned = read_plan(os.path.join(out_dir, "plan.csv"))
+    summaries = []
+    for name in meta["runs"]:
+        run = sweep_run(out_dir, name)
+        summaries.append(read_json(run.summary) if os.path.exists(run.summary) else read_json(run.failed)
+                         if os.path.exists(run.failed) else planned.get(name, {"name": name, "status": "not run yet"}))
+    done = [s for s in summaries if s["status"] == "done"]
+    columns = list(COLUMNS)
+    if meta.get("mark"):
+        marked = set(meta["marked"])
+        columns.insert(1, (meta["mark"], lambda s: "yes" if s["name"] in marked else ""))
+    header = [h for h, _ in columns]
+    with atomic_path(os.path.join(out_dir, "results.csv")) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header + ["status", "reason"])
+        for s in summaries:
+            w.writerow([get(s) for _, get in columns] + [s["status"], ""] if s["status"] == "done"
+                       else [s["name"]] + [""] * (len(header) - 1) + [s["status"], s.get("reason", "")])
+    commits = sorted({s["commit"] for s in done if s.get("commit")})
+    machines = sorted({s["machine"] for s in done if s.get("machine")})
+    made = ("Made with " + "; ".join(f"`{c}`" for c in meta.get("commands", [])) if meta.get("commands") else "") + \
+        (f" at commit {', '.join(commits)}" if commits else "") + (f" on {', '.join(machines)}" if machines else "")
+    lines = [f"# {meta['title']}", ""] + ([made.strip() + ".", ""] if made.strip() else []) + [
+             f"Song: {meta['song']}. Settings for every run: "
+             f"`{json.dumps(meta['base'])}`. MSE in normalised units, dev split; `dev/zero` is the best dev MSE "
+             "relative to predicting zero (the data's variance); `beats all` = below all three baselines. "
+             "Clips: 30 s `stateful`, `blog s` seconds of `blog`; fade = RMS of the last 5 s over the seed's; "
+             "ticks = jumps at frame boundaries over jumps within frames; spec dB = spectral distance to the "
+             "song; audible % = frames above 10% of the song's RMS; copy % = audible frames within 5% of a "
+             "training frame; loud dev dB = the largest distance of a second's BS.1770 loudness from the seed's; "
+             "flatness = spectral flatness (1 = white noise); dev bits = NLL of the mu-law-quantised dev targets "
+             "per sample at the best epoch (rnnsound.metrics, rnnsound.heads).", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for s in done:
+        lines.append("| " + " | ".join(str(get(s)) for _, get in columns) + " |")
+    for s in summaries:
+        if s["status"] != "done":
+            lines.append(f"| {s['name']} | {s['status']}: {s.get('reason', '')} |" + " |" * (len(header) - 2))
+    with atomic_path(os.path.join(out_dir, "results.md")) as tmp, open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    write_clips_table(out_dir, meta["title"], done)
+    if done:
+        plots.sweep_curves({s["name"]: read_csv(sweep_run(out_dir, s["name"]).log) for s in done},
+                           os.path.join(out_dir, "curves.png"), meta["title"] + ": dev MSE per epoch")
+        plots.sweep_summary([s["name"] for s in done], [s["best_dev"] for s in done], [s["baselines"] for s in done],
+                            os.path.join(out_dir, "summary.png"), meta["title"] + ": best dev MSE and baselines")
+    return summaries
+
+
+CLIP_COLUMNS = [  # (header, how to get it from a summary and one of its clips)
+    ("run", lambda s, c: s["name"]), ("head", lambda s, c: s.get("output", "mse")),
+    ("input noise", lambda s, c: f"{s.get('input_noise', 0):g}"), ("F", lambda s, c: s["frame_size"]),
+    ("L", lambda s, c: s["seq_len"]), ("dev/zero", lambda s, c: f"{s['best_dev'] / s['baselines']['zero']:.3f}"),
+    ("dev bits", lambda s, c: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
+    ("mode", lambda s, c: c["mode"]), ("T", lambda s, c: _get(c, "temperature", "g")),
+    ("s", lambda s, c: f"{c['seconds']:.1f}"), ("fade", lambda s, c: f"{c['fade_ratio']:.3g}"),
+    ("loud dev dB", lambda s, c: _get(c, "loudness_max_deviation_db", ".1f")),
+    ("flatness", lambda s, c: _get(c, "spectral_flatness", ".3g")),
+    ("song flatness", lambda s, c: _get(c, "song_spectral_flatness", ".3g")),
+    ("spec dB", lambda s, c: f"{c['spectral_distance_db']:.1f}"), ("ticks", lambda s, c: f"{c['tick_score']:.2f}"),
+    ("clipped %", lambda s, c: f"{100 * c['clipped_fraction']:.1f}"),
+    ("audible %", lambda s, c: f"{100 * c['audible_fraction']:.1f}"), ("copy %", lambda s, c: f"{100 * c['copy_fraction']:.1f}"),
+]
+
+
+def write_clips_table(out_dir, title, done):
+    """clips.csv and clips.md: one row per generated clip of every finished run."""
+    rows = [[get(s, {**s[c["key"]], "mode": c["mode"]}) for _, get in CLIP_COLUMNS]
+            for s in done for c in s.get("clips", [{"key": m, "mode": m} for m in ("stateful", "blog")])]
+    header = [h for h, _ in CLIP_COLUMNS]
+    with atomic_path(os.path.join(out_dir, "clips.csv")) as tmp, open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([header] + rows)
+    lines = [f"# {title}: every clip", "", "One row per generated clip (rnnsound.metrics): T = temperature (0 = the "
+             "head's mean); fade = RMS of the last 5 s over the seed's; loud dev dB = the largest distance of a "
+             "second's BS.1770 loudness from the seed's; flatness = spectral flatness of the clip (1 = white noise) "
+             "beside the song's; spec dB = spectral distance to the song; copy % = audible frames within 5% of a "
+             "training frame.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
+    with atomic_path(os.path.join(out_dir, "clips.md")) as tmp, open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def read_plan(path):
+    """{run: summary-like dict} of the runs a plan.csv (rnnsound.sweeps.plan) describes: `planned` with the
+    estimated time, or `infeasible` with the reason, so the tables can list runs not run yet."""
+    return {r["run"]: {"name": r["run"], "status": "planned" if r["status"] == "feasible" else "infeasible",
+                       "reason": (f"est. {float(r['est_seconds']) / 3600:.2g} h on this machine (plan.csv)"
+                                  if r["status"] == "feasible" else r["reason"])} for r in read_csv(path)}

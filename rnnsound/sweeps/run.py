@@ -1,0 +1,107 @@
+"""One run of a sweep: prepare its dataset (unless a run before it did), train, generate its
+clips, and write summary.json in its run folder, the marker that it is done.
+
+Rerunning skips a finished run and resumes an interrupted one from its last.h5. A pair (F, L)
+the song cannot hold is recorded as infeasible with the reason. The `blog` clip re-reads a whole
+L-frame window per output frame, so its length is capped by BLOG_BUDGET (never at L <= 100).
+"""
+import math
+import os
+import socket
+import time
+
+from ..config import configs
+from ..errors import SongTooShort
+from ..files import read_json, write_json
+from ..generate import generate, uses_lanes
+from ..prepare import prepare
+from ..rundir import sweep_run
+from ..runtime import code_version, machine
+from ..train import train
+from .spec import check_run_folder, dataset_name, describe_run, infeasible_summary, run_settings
+
+# Network steps x rows per blog clip, by schedule (rnnsound.generate.uses_lanes): in lanes
+# (frames + L - 1) x L, one window at a time frames x L, about 3x slower per step and row. Each
+# keeps a blog clip under a minute of a 2x256 GRU on a 2-core CPU; 30 s at F=40, L=100 in lanes
+# is 1,209,900.
+BLOG_BUDGET = {"lanes": 1_250_000, "one": 600_000}
+CLIP_METRICS = ("seconds", "fade_ratio", "clipped_fraction", "tick_score", "spectral_distance_db", "copy_fraction",
+                "audible_fraction", "nearest_train_rms_median", "loudness_max_deviation_db", "spectral_flatness",
+                "song_spectral_flatness", "temperature")
+
+
+def clip_key(mode, temperature):
+    """A clip's name in a summary and in samples/: the mode, plus its temperature unless default."""
+    return mode if temperature is None else f"{mode}_t{temperature:g}"
+
+
+def blog_frames(cfg, L, n_frames):
+    """The most frames, up to n_frames, a blog clip makes within BLOG_BUDGET (at least one)."""
+    lanes = min(n_frames, BLOG_BUDGET["lanes"] // L - L + 1)
+    if uses_lanes(cfg, L, lanes):
+        return lanes
+    one = min(n_frames, BLOG_BUDGET["one"] // L)
+    return max(1, L - 1 if uses_lanes(cfg, L, one) else one)  # fewer than L frames: one at a time
+
+
+def dataset_path(out_dir, song, dcfg):
+    return os.path.join(out_dir, "data", dataset_name(song, dcfg))
+
+
+def prepare_once(song, path, dcfg):
+    """Prepare the dataset at `path` unless it exists; None, or why the song cannot hold it."""
+    if os.path.exists(path):
+        return None
+    try:
+        prepare(song, path, dcfg, progress=False)
+    except SongTooShort as e:
+        return str(e)
+    return None
+
+
+def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, temperatures=(None,)):
+    """Train and measure one run of a sweep; returns its summary (also written as summary.json).
+    Clips: stateful and blog, at each of `temperatures` (None: the output head's default)."""
+    run = sweep_run(out_dir, name)
+    check_run_folder(run.path, overrides, song)
+    if os.path.exists(run.summary):
+        if progress:
+            print(f"[{name}] finished earlier: skipped")
+        return read_json(run.summary)
+    dcfg, tcfg = configs(overrides)
+    data = dataset_path(out_dir, song, dcfg)
+    os.makedirs(run.path, exist_ok=True)
+    write_json(run.settings, run_settings(overrides, song))
+    reason = prepare_once(song, data, dcfg)
+    if reason:
+        summary = infeasible_summary(name, overrides, reason)
+        write_json(run.summary, summary)
+        if progress:
+            print(f"[{name}] infeasible: {reason}")
+        return summary
+    if progress:
+        print(f"[{name}] training ({tcfg.epochs} epochs)")
+    s = train(data, tcfg, run.path, resume=os.path.exists(run.last), progress=progress)
+    summary = describe_run(name, overrides)
+    summary.update({k: s[k] for k in ("params", "steps", "best_dev", "best_bits", "samples_per_second", "baselines",
+                                      "examples", "final_dev", "step_norm_median", "device")},
+                   status="done", train_seconds=s["seconds"], host=socket.gethostname(),
+                   worker=os.environ.get("RNNSOUND_WORKER", "serial"), machine=machine(), commit=code_version())
+    summary["clips"] = make_clips(run, summary, tcfg, dcfg, clip_seconds, temperatures)
+    write_json(run.summary, summary)
+    return summary
+
+
+def make_clips(run, summary, tcfg, dcfg, clip_seconds, temperatures):
+    """A stateful and a blog clip at each temperature; their metrics go into `summary` by clip key."""
+    frames = blog_frames(tcfg, dcfg.seq_len, math.ceil(clip_seconds * dcfg.sample_rate / dcfg.frame_size))
+    blog_seconds = min(clip_seconds, frames * dcfg.frame_size / dcfg.sample_rate)
+    clips = []
+    for temperature in temperatures:
+        for mode, seconds in (("stateful", clip_seconds), ("blog", blog_seconds)):
+            t, key = time.time(), clip_key(mode, temperature)
+            clips.append({"key": key, "mode": mode})
+            m = generate(run.path, run.sample(key), mode, seconds, progress=False, temperature=temperature)
+            summary[key] = {k: m[k] for k in CLIP_METRICS}
+            summary[key]["wall_seconds"] = time.time() - t
+    return clips

@@ -1,0 +1,91 @@
+"""The song stored once, datasets as views onto it (rnnsound.prepare.store_song, write_views):
+the same arrays and attributes as a self-contained copy, for every hop; a further (F, L) does not
+decode the song again; a moved folder still reads; a changed song is a new store."""
+import os
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rnnsound import prepare as prep
+from rnnsound.config import DataConfig, TrainConfig
+from rnnsound.song import SongFile
+from rnnsound.streams import SongDataset
+from rnnsound.train import train
+
+from conftest import chord
+
+
+def arrays_and_attrs(path):
+    with h5py.File(path, "r") as f:
+        arrays = {k: f[k][()] for k in ("inputs", "targets", "example_start")}
+        attrs = {k: v for k, v in f.attrs.items() if k not in ("split", "song_store")}
+        labels = [d.label for d in f["inputs"].dims]
+    return arrays, attrs, labels
+
+
+@pytest.mark.parametrize("F, L, hop", [(8, 10, 0), (8, 10, 4), (5, 12, 5), (8, 10, 1), (16, 3, 2)])
+def test_views_hold_the_same_examples_and_attributes_as_a_copy(song_wav, tmp_path, F, L, hop):
+    cfg = DataConfig(frame_size=F, seq_len=L, hop=hop, train_fraction=0.8)
+    view, copy = str(tmp_path / "view.hdf5"), str(tmp_path / "copy.hdf5")
+    a = prep.prepare(song_wav, view, cfg, progress=False)
+    b = prep.prepare(song_wav, copy, cfg, progress=False, copy=True)
+    assert (a["train"], a["dev"]) == (b["train"], b["dev"])
+    (xa, attrs_a, labels_a), (xb, attrs_b, labels_b) = arrays_and_attrs(view), arrays_and_attrs(copy)
+    for k in xa:
+        np.testing.assert_array_equal(xa[k], xb[k])
+    assert attrs_a.keys() == attrs_b.keys() and all(np.array_equal(attrs_a[k], attrs_b[k]) for k in attrs_a)
+    assert labels_a == labels_b == ["batch", "sequence", "frame"]
+    with h5py.File(view, "r") as f:
+        assert f["inputs"].is_virtual and f.attrs["song_store"].startswith("songs" + os.sep)
+    assert os.path.getsize(view) < 100_000 < os.path.getsize(copy)
+
+
+def test_a_further_frame_size_reuses_the_stored_song(song_wav, tmp_path, monkeypatch):
+    prep.prepare(song_wav, str(tmp_path / "a.hdf5"), DataConfig(frame_size=8, seq_len=10), progress=False)
+    loads = []
+    real = SongFile.load
+    monkeypatch.setattr(SongFile, "load", lambda self, *a, **k: loads.append(1) or real(self, *a, **k))
+    prep.prepare(song_wav, str(tmp_path / "b.hdf5"), DataConfig(frame_size=20, seq_len=7), progress=False)
+    assert loads == [] and len(os.listdir(tmp_path / "songs")) == 1
+    prep.prepare(song_wav, str(tmp_path / "c.hdf5"), DataConfig(frame_size=20, seq_len=7, normalisation="stdev"),
+                 progress=False)
+    assert loads == [1] and len(os.listdir(tmp_path / "songs")) == 2  # other samples: another store
+
+
+def test_a_moved_folder_of_datasets_still_reads(song_wav, tmp_path):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    prep.prepare(song_wav, str(folder / "d.hdf5"), DataConfig(frame_size=8, seq_len=10), progress=False)
+    before = SongDataset(str(folder / "d.hdf5"), "dev").get([0, 1])
+    shutil.move(str(folder), str(tmp_path / "b"))
+    after = SongDataset(str(tmp_path / "b" / "d.hdf5"), "dev", load_in_memory=False).get([0, 1])
+    for x, y in zip(before, after):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_changed_song_is_a_new_store(tmp_path):
+    path = tmp_path / "song.wav"
+    sf.write(path, chord(3.0), 16000, subtype="PCM_16")
+    cfg = DataConfig(frame_size=8, seq_len=10)
+    first = prep.prepare(str(path), str(tmp_path / "a.hdf5"), cfg, progress=False)["store"]
+    sf.write(path, chord(3.0, amp=0.25), 16000, subtype="PCM_16")  # same name and length, other content
+    second = prep.prepare(str(path), str(tmp_path / "b.hdf5"), cfg, progress=False)["store"]
+    assert first != second
+    with h5py.File(tmp_path / "a.hdf5") as a, h5py.File(tmp_path / "b.hdf5") as b:
+        assert a.attrs["source_sha256"] != b.attrs["source_sha256"]
+
+
+def test_training_from_a_view_equals_training_from_a_copy(song_wav, tmp_path):
+    cfg = DataConfig(frame_size=8, seq_len=10, train_fraction=0.8)
+    tcfg = TrainConfig(hidden=4, epochs=2, batch_size=16)
+    for name, copy in (("view", False), ("copy", True)):
+        prep.prepare(song_wav, str(tmp_path / f"{name}.hdf5"), cfg, progress=False, copy=copy)
+        train(str(tmp_path / f"{name}.hdf5"), tcfg, str(tmp_path / f"run_{name}"), progress=False)
+    with h5py.File(tmp_path / "run_view" / "last.h5") as a, h5py.File(tmp_path / "run_copy" / "last.h5") as b:
+        names = []
+        a.visit(lambda k: names.append(k) if isinstance(a[k], h5py.Dataset) else None)
+        for k in names:
+            np.testing.assert_array_equal(a[k][()], b[k][()])
