@@ -3,7 +3,7 @@ SIGTERM or kill -9, resume it each time, and compare every array of its last.h5 
 optimiser state) and its log with an uninterrupted run of the same settings.
 
   python benchmarks/resume_stress.py                          # the default song, F=100, L=20, hop 4, H=32
-  python benchmarks/resume_stress.py --song ../shared/data/sectoid_feelings_16k.flac --epochs 3
+  python benchmarks/resume_stress.py --song sectoid_feelings_16k.flac --epochs 3
 
 A fifth of the signals land during startup (a random 0.3-4 s), the rest after a random number
 (1 to --max-steps) of further training steps. Prints each interrupt and at the end the number of

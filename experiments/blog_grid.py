@@ -12,7 +12,7 @@ are recorded as infeasible with the reason. At her song's length (3 h) the grid 
 of training: plan it first (counts, estimated time and memory per run, nothing trained):
 
   python experiments/blog_grid.py --plan                                          # the 3:26 étude
-  python experiments/blog_grid.py --song ../shared/data/wesnoth_128min_16k.opus --plan
+  python experiments/blog_grid.py --song wesnoth_128min_16k.opus --plan
   python experiments/blog_grid.py --style ambient --minutes blog --plan           # her length
   python experiments/blog_grid.py --song long.flac --only 'frame_size=1000_*'     # run some of it
 """

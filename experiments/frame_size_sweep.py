@@ -9,7 +9,7 @@ fixes that (the dev split itself is shorter than one example); a song of >= 44 m
 Windows do not overlap, as in the blog; pass `--set hop=10` for 10x more (overlapping) examples.
 
   python experiments/frame_size_sweep.py                       # default song, 30 epochs
-  python experiments/frame_size_sweep.py --song ../shared/data/sectoid_feelings_16k.flac --out results/frame_size_sectoid
+  python experiments/frame_size_sweep.py --song sectoid_feelings_16k.flac --out results/frame_size_sectoid
 """
 import sys
 

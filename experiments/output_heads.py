@@ -9,7 +9,7 @@ and 0 (0 = the head's mean; for mse the blog's own generation); `clips.md` lists
 loudness (BS.1770), spectral flatness, spectral distance and copying.
 
   python experiments/output_heads.py                                    # embedded song
-  python experiments/output_heads.py --song ../shared/data/wesnoth_128min_16k.opus \\
+  python experiments/output_heads.py --song wesnoth_128min_16k.opus \\
       --only 'frame_size=1000*' --out results/output_heads_wesnoth      # one pair on the long song
 """
 import sys

@@ -14,8 +14,8 @@ plotted pair (F=1000, L=100, no overlap, GRU 2x256, 30 epochs):
   normalisation=stdev                      her recipe on her second normalisation: (x - mean) / std,
                                            variance 1 instead of ~0.01-0.06 (gradients ~10x larger)
 
-  python experiments/recipe_ablation.py --song ../shared/data/wesnoth_128min_16k.opus --plan
-  python experiments/recipe_ablation.py --song ../shared/data/wesnoth_128min_16k.opus
+  python experiments/recipe_ablation.py --song wesnoth_128min_16k.opus --plan
+  python experiments/recipe_ablation.py --song wesnoth_128min_16k.opus
 """
 import sys
 

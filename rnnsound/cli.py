@@ -23,9 +23,10 @@ def _prepare(args):
         "normalisation": args.normalisation, "train_fraction": args.train_fraction, "dtype": args.dtype})
     out = args.output or f"data/{song.stem}_f{cfg.frame_size}_l{cfg.seq_len}" \
                          f"{'' if cfg.hop == 0 else f'_h{cfg.hop}'}.hdf5"
-    info = prepare(song, out, cfg, progress=not args.quiet, accept_damaged=args.accept_damaged)
+    info = prepare(song, out, cfg, progress=not args.quiet, accept_damaged=args.accept_damaged, copy=args.copy)
     print(f"wrote {out}: {info['train']} train + {info['dev']} dev examples of {cfg.seq_len} frames x "
-          f"{cfg.frame_size} samples ({info['samples'] / cfg.sample_rate:.1f} s of audio at {cfg.sample_rate} Hz)")
+          f"{cfg.frame_size} samples ({info['samples'] / cfg.sample_rate:.1f} s of audio at {cfg.sample_rate} Hz)"
+          + ("" if args.copy else f", views onto the song stored in {info['store']}"))
 
 
 def _train_config(args):
@@ -130,6 +131,8 @@ def build_parser():
                     help="fraction of the song used for training (default: the class's 160e6/174229537)")
     pp.add_argument("--dtype", choices=CHOICES["dtype"], default=d.dtype, help="stored type (blog: float64)")
     pp.add_argument("-o", "--output", help="output .hdf5 (default data/<song>_f<F>_l<L>.hdf5)")
+    pp.add_argument("--copy", action="store_true", help="write the examples into the file itself (a self-contained "
+                    "file, about 2x the song's size) instead of views onto the song stored once in songs/ beside it")
     pp.add_argument("--accept-damaged", action="store_true", help="use a song file that is cut short (its header "
                     "promises more audio than it holds) or has samples far beyond full scale, instead of refusing it")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

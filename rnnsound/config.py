@@ -1,7 +1,7 @@
 """The experiment's settings: frozen dataclasses holding the blog's defaults.
 
 Every field says its unit (samples, frames, steps, examples) and where its default comes from:
-"blog" (the post or her committed code, see ../shared/BLOG_RECIPE.md) or "GUESS" (the blog does
+"blog" (the post or her committed code, see docs/recipe.md) or "GUESS" (the blog does
 not say; our choice). Overrides come as strings `key=value`, are converted to the field's type,
 and unknown keys are refused, so a typo never runs silently with a default.
 """

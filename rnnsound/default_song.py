@@ -33,6 +33,7 @@ TITLE = "Etude for rnnsound (synthesised, 93 bpm, C major, 3:26)"
 STYLES = ("etude", "ambient")
 BLOG_SAMPLES = 174_229_537  # the class song, 16 kHz: ~3 h 1 min
 SEED = 2016
+RENDER_VERSION = 1  # part of an embedded song's content id: raise it when a rendering changes
 
 _PROGRESSIONS = {          # chord roots as MIDI notes, with chord quality
     "verse": [(57, "m"), (53, ""), (48, ""), (55, "")],    # Am F C G
@@ -273,6 +274,12 @@ class EmbeddedSong:
 
     # the interface of rnnsound.song
     path = None
+
+    @property
+    def content_id(self):
+        """A sha256 of the recipe (style, length, seed, renderer version): it fixes every sample."""
+        recipe = f"{self.style}:{self.num_samples(16000)}:{self.seed}:{RENDER_VERSION}"
+        return hashlib.sha256(recipe.encode()).hexdigest()
 
     @property
     def label(self):

@@ -1,7 +1,7 @@
 """The network as a PyTensor graph: Linear(F->H), `layers` GRU/LSTM layers, Linear(H->F).
 
 Parameters are a plain ordered dict name -> float32 array (see `init_params`); nothing global.
-Cells are Blocks' bricks (../shared/BLOG_RECIPE.md):
+Cells are Blocks' bricks (docs/recipe.md):
 - GRU (GatedRecurrent, Cho et al. 2014): the layer's input map (Blocks' Fork) gives
   [x_z | x_r | x_c] = h_below @ W + b;  z, r = sigmoid(h @ Ug + [x_z | x_r]);
   h_new = z * tanh((r * h) @ U + x_c) + (1 - z) * h.  No biases inside the recurrent step.

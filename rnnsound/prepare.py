@@ -1,5 +1,12 @@
 """Song -> dataset: normalise, frame, split, and write Fuel's H5PYDataset layout.
 
+The song is stored once, normalised (`store_song`: `songs/NAME_CONTENT_RATEhz_NORM_DTYPE.hdf5`
+beside the dataset, keyed by the song's content and the settings that change its samples), and
+each (F, L, hop) dataset is a small file whose `inputs` and `targets` are HDF5 virtual datasets:
+views onto that store, read like ordinary arrays by h5py and so by Fuel (`write_views`). The
+store is named relative to the dataset, so a folder of datasets and its `songs/` can move
+together. `prepare(..., copy=True)` writes a self-contained file with the examples in it.
+
 Layout (readable by Fuel 0.2's `H5PYDataset`, and by `rnnsound.streams`):
 - datasets `inputs` and `targets`, shape (N, L, F), axes labelled batch, sequence, frame;
   example i's targets are its inputs shifted by one frame (F samples) later in the song;
@@ -13,6 +20,7 @@ samples, train examples have their inputs inside [0, p) (their targets reach p +
 examples start at p + F, so no dev sample is ever seen in training. On the class song this
 gives her counts: 1600/142 examples at F=1000, L=100 and 800/71 at F=4000, L=50.
 """
+import math
 import os
 
 import h5py
@@ -156,9 +164,7 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
     chunk = max(1, (1 << 22) // (L * F))  # examples per write: ~16 MB of float32
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name in SOURCES:
-            d = f.create_dataset(name, shape=(N, L, F), dtype=config.dtype, chunks=(1, L, F))
-            for axis, label in enumerate(("batch", "sequence", "frame")):
-                d.dims[axis].label = label
+            _label_axes(f.create_dataset(name, shape=(N, L, F), dtype=config.dtype, chunks=(1, L, F)))
         # h5py runs Python callbacks from C, where a KeyboardInterrupt is printed and lost: signals
         # wait for the end of a chunk instead, and the temporary file is removed
         with tqdm(total=N, unit="example", desc="write", disable=not progress) as bar, Deferred() as stop:
@@ -170,31 +176,131 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
                 if stop.signum:
                     raise Interrupted(f"{stop.signal_name} while writing {path}; nothing was written",
                                       stop.exit_code)
-        f.attrs["split"] = create_split_array({
-            "train": {s: (0, n_train) for s in SOURCES},
-            "dev": {s: (n_train, N) for s in SOURCES}})
-        f.attrs["h5py_interface_version"] = FUEL_INTERFACE_VERSION.encode()
-        f.create_dataset("example_start", data=starts)  # first input sample of each example
-        attrs = {
-            "rnnsound_format": 1, "sample_rate": config.sample_rate, "frame_size": F, "seq_len": L,
-            "hop": hop, "train_fraction": config.train_fraction, "num_samples": n,
+        _write_fuel_attrs(f, config, starts, n_train, n, {
             "normalisation": consts["kind"], "norm_mean": consts["mean"], "norm_min": consts["min"],
             "norm_max": consts["max"], "norm_std": consts["std"],
-            "source_file": source_name, "source_sha256": source_sha256,
-        }
-        attrs.update(extra_attrs or {})
-        for k, v in attrs.items():
-            f.attrs[k] = v
+            "source_file": source_name, "source_sha256": source_sha256, **(extra_attrs or {})})
     return {"train": n_train, "dev": n_dev, "samples": n, "path": path}
 
 
-def prepare(song, output, config, progress=True, accept_damaged=False):
-    """`rnnsound prepare`: a song (rnnsound.song; None: the default song) -> Fuel HDF5 file.
+def _write_fuel_attrs(f, config, starts, n_train, n, song_attrs):
+    """Fuel's split and interface version, each example's first sample, and rnnsound's attributes."""
+    N = len(starts)
+    f.attrs["split"] = create_split_array({
+        "train": {s: (0, n_train) for s in SOURCES},
+        "dev": {s: (n_train, N) for s in SOURCES}})
+    f.attrs["h5py_interface_version"] = FUEL_INTERFACE_VERSION.encode()
+    f.create_dataset("example_start", data=starts)  # first input sample of each example
+    attrs = {"rnnsound_format": 1, "sample_rate": config.sample_rate, "frame_size": config.frame_size,
+             "seq_len": config.seq_len, "hop": config.hop_frames, "train_fraction": config.train_fraction,
+             "num_samples": n, **song_attrs}
+    for k, v in attrs.items():
+        f.attrs[k] = v
+
+
+def _label_axes(d):
+    for axis, label in enumerate(("batch", "sequence", "frame")):
+        d.dims[axis].label = label
+
+
+# --- one stored song, datasets as views onto it -------------------------------------------------
+
+STORE_KEYS = ("normalisation", "norm_mean", "norm_min", "norm_max", "norm_std", "source_file", "source_sha256")
+
+
+def store_name(song, config):
+    """The store's file name: the song's name and content, and the settings that change its samples."""
+    return f"{song.stem}_{song.content_id[:16]}_{config.sample_rate}hz_{config.normalisation}_{config.dtype}.hdf5"
+
+
+def store_song(song, folder, config, progress=True, accept_damaged=False):
+    """The song, normalised per `config`, in `folder` (written unless it is there); returns its path.
+    A 1-D dataset `samples` and, as attributes, the normalisation constants and the source."""
+    path = os.path.join(folder, store_name(song, config))
+    if os.path.exists(path):
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("accepted_damaged") and not accept_damaged:
+                raise UserError(f"{song.label} was stored with --accept-damaged ({path}); pass it again to use it")
+        return path
+    samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
+    consts = norm_constants(samples, config.normalisation)
+    os.makedirs(folder, exist_ok=True)
+    check_space(path, len(samples) * np.dtype(config.dtype).itemsize, f"the song store {path}")
+    block = 1 << 22  # samples normalised and written at a time
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        d = f.create_dataset("samples", shape=(len(samples),), dtype=config.dtype)  # contiguous: fast slices
+        with Deferred() as stop:
+            for a in range(0, len(samples), block):
+                d[a:a + block] = normalise(samples[a:a + block], consts).astype(config.dtype)
+                if stop.signum:
+                    raise Interrupted(f"{stop.signal_name} while writing {path}; nothing was written", stop.exit_code)
+        attrs = {"rnnsound_song_store": 1, "sample_rate": config.sample_rate, "normalisation": consts["kind"],
+                 "norm_mean": consts["mean"], "norm_min": consts["min"], "norm_max": consts["max"],
+                 "norm_std": consts["std"], "source_file": name, "source_sha256": sha,
+                 "accepted_damaged": bool(accept_damaged), **extra}
+        for k, v in attrs.items():
+            f.attrs[k] = v
+    return path
+
+
+def _virtual_examples(f, name, source, n, dtype, N, L, F, hop, segments):
+    """A virtual (N, L, F) dataset `name` onto the 1-D `samples` of file `source`. In a segment
+    (a, b, first), example a + i is samples[first + i hop F : ... + L F]. Each segment is mapped in
+    L / g hyperslabs of g = gcd(L, hop) frames, one per block position (so one without overlap):
+    block j of every example of the segment is a strided selection of the song."""
+    g = math.gcd(L, hop)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    for a, b, first in segments:
+        for j in range(L // g):
+            virtual = h5py.h5s.create_simple((N, L, F))
+            virtual.select_hyperslab((a, j * g, 0), (b - a, 1, 1), block=(1, g, F))
+            song = h5py.h5s.create_simple((n,))
+            song.select_hyperslab((first + j * g * F,), (b - a,), stride=(hop * F,), block=(g * F,))
+            dcpl.set_virtual(virtual, source.encode(), b"samples", song)
+    h5py.h5d.create(f.id, name.encode(), h5py.h5t.py_create(np.dtype(dtype)), h5py.h5s.create_simple((N, L, F)),
+                    dcpl=dcpl)
+    _label_axes(f[name])
+
+
+def write_views(path, store, config):
+    """A Fuel-layout dataset at `path` whose `inputs` and `targets` are views onto the song store."""
+    with h5py.File(store, "r") as s:
+        n, dtype, song_attrs = len(s["samples"]), s["samples"].dtype, dict(s.attrs)
+    F, L, hop = config.frame_size, config.seq_len, config.hop_frames
+    n_train, n_dev, dev_start = split_layout(n, F, L, hop, config.train_fraction)
+    if n_train == 0 or n_dev == 0:
+        raise SongTooShort(too_short_message(n, F, L, hop, config.train_fraction, config.sample_rate, n_train, n_dev))
+    N = n_train + n_dev
+    starts, _ = example_starts(n, F, L, hop, config.train_fraction)
+    source = os.path.relpath(store, os.path.dirname(os.path.abspath(path)))
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, shift in zip(SOURCES, (0, F)):  # targets: the inputs one frame later
+            _virtual_examples(f, name, source, n, dtype, N, L, F, hop,
+                              [(0, n_train, shift), (n_train, N, dev_start + shift)])
+        extra = {k: v for k, v in song_attrs.items()
+                 if k not in ("rnnsound_song_store", "sample_rate", "accepted_damaged")}
+        _write_fuel_attrs(f, config, starts, n_train, n, {**extra, "song_store": source})
+    return {"train": n_train, "dev": n_dev, "samples": n, "path": path, "store": store}
+
+
+def prepare(song, output, config, progress=True, accept_damaged=False, copy=False):
+    """`rnnsound prepare`: a song (rnnsound.song; None: the default song) -> Fuel HDF5 file: views
+    onto the song stored once in `songs/` beside it, or with `copy` the examples themselves.
     `accept_damaged`: use a truncated or absurdly loud file anyway (rnnsound.audio.check_damage)."""
     config.validate()
     check_writable(output)
     song = as_song(song)
     if song.path and os.path.exists(output) and os.path.exists(song.path) and os.path.samefile(song.path, output):
         raise UserError(f"the output {output} is the song itself; give another -o (the song is never overwritten)")
-    samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
-    return write_dataset(output, samples, config, name, sha, extra, progress)
+    if copy:
+        samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
+        return write_dataset(output, samples, config, name, sha, extra, progress)
+    folder = os.path.join(os.path.dirname(os.path.abspath(output)), "songs")
+    stored = os.path.exists(os.path.join(folder, store_name(song, config)))
+    store = store_song(song, folder, config, progress, accept_damaged)
+    try:
+        return write_views(output, store, config)
+    except SongTooShort:
+        if not stored:  # stored for nothing: a refused prepare leaves no file
+            os.remove(store)
+        raise

@@ -4,6 +4,7 @@
   stem                  a file-name stem for its datasets
   label                 how tables and sweep.json name it
   identity              what a run folder's results depend on (settings.json)
+  content_id            a sha256 of its content (the file's bytes, the embedded song's recipe)
   path                  the audio file, or None
   num_samples(rate)     its length at `rate`, without decoding it
   load(rate, ...)       (mono float32 samples at `rate`, source name, sha256, extra dataset attributes)
@@ -12,6 +13,7 @@
 `as_song` turns what callers hold (None: the default song; a path; a song) into one of the two.
 """
 import dataclasses
+import functools
 import os
 
 from . import audio
@@ -35,7 +37,14 @@ class SongFile:
 
     @property
     def identity(self):
-        return os.path.abspath(self.path)
+        """The file and its content: a file changed in place is another song."""
+        return f"{os.path.abspath(self.path)} (sha256 {self.content_id[:16]})"
+
+    @functools.cached_property
+    def content_id(self):
+        with audio.open_song(self.path):  # a missing, empty or non-audio file is one line, not a hash
+            pass
+        return sha256_of(self.path)
 
     def num_samples(self, sample_rate):
         with audio.open_song(self.path) as f:
@@ -46,7 +55,7 @@ class SongFile:
 
     def load(self, sample_rate, progress=True, accept_damaged=False):
         samples, extra = audio.load_song(self.path, sample_rate, progress, accept_damaged)
-        return samples, os.path.basename(self.path), sha256_of(self.path), extra
+        return samples, os.path.basename(self.path), self.content_id, extra
 
     def to_json(self):
         return {"path": os.path.abspath(self.path)}

@@ -18,7 +18,8 @@ def run_prepare(capsys, *args):
 
 
 def leftovers(folder):
-    return [f for f in os.listdir(folder) if f.endswith(".hdf5") or f.endswith(".tmp")]
+    """Datasets, song stores and temporaries anywhere under `folder`."""
+    return [f for _, _, files in os.walk(folder) for f in files if f.endswith(".hdf5") or f.endswith(".tmp")]
 
 
 @pytest.fixture
@@ -135,24 +136,27 @@ def test_a_sweep_with_a_bad_value_in_one_run_fails_before_any_work(tmp_path, son
     assert not (tmp_path / "s").exists()
 
 
-def test_a_signal_while_writing_stops_prepare_cleanly(tmp_path, song_wav, monkeypatch):
+@pytest.mark.parametrize("copy", [True, False])
+def test_a_signal_while_writing_stops_prepare_cleanly(tmp_path, song_wav, monkeypatch, copy):
     import signal
     from rnnsound import prepare as prep
     from rnnsound.config import DataConfig
     from rnnsound.errors import Interrupted
-    real_frame, calls = prep.frame, {"n": 0}
+    # a copy frames its examples chunk by chunk; the song store normalises the song block by block
+    step = "frame" if copy else "normalise"
+    real, calls = getattr(prep, step), {"n": 0}
 
-    def frame_then_ctrl_c(*a):
+    def step_then_ctrl_c(*a):
         calls["n"] += 1
         if calls["n"] == 1:
             os.kill(os.getpid(), signal.SIGINT)
-        return real_frame(*a)
+        return real(*a)
 
-    monkeypatch.setattr(prep, "frame", frame_then_ctrl_c)
+    monkeypatch.setattr(prep, step, step_then_ctrl_c)
     out = tmp_path / "out.hdf5"
     with pytest.raises(Interrupted, match="SIGINT while writing") as e:
         # ~24,000 examples of 200 one-sample frames: two write chunks of at most 20,971 examples
-        prep.prepare(song_wav, str(out), DataConfig(frame_size=1, seq_len=200, hop=2), progress=False)
+        prep.prepare(song_wav, str(out), DataConfig(frame_size=1, seq_len=200, hop=2), progress=False, copy=copy)
     assert e.value.exit_code == 130 and calls["n"] == 1  # stopped after the first chunk
     assert not out.exists() and not leftovers(tmp_path)
 
@@ -189,15 +193,17 @@ def test_a_full_disk_is_one_line_before_any_writing(capsys, tmp_path, song_wav, 
     assert not os.path.exists(out / "run" / "config.json")
 
 
-def test_a_disk_that_fills_up_during_a_write_is_one_line(capsys, tmp_path, song_wav, monkeypatch):
+@pytest.mark.parametrize("copy", [True, False])
+def test_a_disk_that_fills_up_during_a_write_is_one_line(capsys, tmp_path, song_wav, monkeypatch, copy):
     import errno
     from rnnsound import prepare as prep
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "d.hdf5"))
 
-    monkeypatch.setattr(prep, "frame", full)
-    code, err = run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(tmp_path / "d.hdf5"))
+    monkeypatch.setattr(prep, "frame" if copy else "normalise", full)
+    code, err = run_prepare(capsys, song_wav, "-F", "8", "-L", "10", "-o", str(tmp_path / "d.hdf5"),
+                            *(["--copy"] if copy else []))
     assert code == 2 and "the disk filled up" in err and "\n" not in err and not leftovers(tmp_path)
 
 

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from rnnsound import baselines
 from rnnsound.cli import main
@@ -11,6 +12,8 @@ from rnnsound.config import DataConfig
 from rnnsound.prepare import prepare
 from rnnsound.streams import SongDataset
 from rnnsound.sweeps import Sweep, run_sweep
+
+from conftest import chord
 
 TINY = Sweep(name="tiny", title="Tiny sweep", base={"hidden": 8, "batch_size": 32},
              variants=({"frame_size": 8, "seq_len": 10}, {"frame_size": 16, "seq_len": 5},
@@ -66,9 +69,24 @@ def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, son
                   variants=({"normalisation": "minmax"}, {"normalisation": "stdev"}))
     out = tmp_path / "s"
     run_sweep(sweep, str(out), song=song_wav, epochs=1, clip_seconds=0.1, progress=False)
-    files = sorted(os.listdir(out / "data"))
-    assert len(files) == 2
+    files = sorted(f for f in os.listdir(out / "data") if f.endswith(".hdf5"))
+    assert len(files) == 2 and len(os.listdir(out / "data" / "songs")) == 2  # the song stored once per normalisation
     assert sorted(read_attrs(str(out / "data" / f))["normalisation"] for f in files) == ["minmax", "stdev"]
+
+
+def test_a_sweep_stores_its_song_once_and_knows_a_changed_song_by_its_content(tmp_path):
+    from rnnsound.errors import UserError
+    path = tmp_path / "song.wav"
+    sf.write(path, chord(3.0), 16000, subtype="PCM_16")
+    sweep = Sweep(name="pairs", title="Pairs", base={"hidden": 4, "batch_size": 32},
+                  variants=({"frame_size": 8, "seq_len": 10}, {"frame_size": 16, "seq_len": 5}))
+    out = tmp_path / "s"
+    run_sweep(sweep, str(out), song=str(path), epochs=1, clip_seconds=0.1, progress=False)
+    assert len([f for f in os.listdir(out / "data") if f.endswith(".hdf5")]) == 2
+    assert len(os.listdir(out / "data" / "songs")) == 1
+    sf.write(path, chord(3.0, amp=0.25), 16000, subtype="PCM_16")  # the same file name, other content
+    with pytest.raises(UserError, match=r"other settings \(song .*sha256 .* -> .*sha256"):
+        run_sweep(sweep, str(out), song=str(path), epochs=1, clip_seconds=0.1, progress=False)
 
 
 def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wav, capsys):

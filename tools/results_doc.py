@@ -43,6 +43,8 @@ DERIVED = {
 def table(spec):
     parts = [p.strip() for p in spec.split("|")]
     path, columns = os.path.join(RESULTS, parts[0]), [c.strip() for c in parts[1].split(",")]
+    if not os.path.exists(path):
+        return f"(not run yet: no {os.path.relpath(path, HERE)}; its command is above)"
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     for cond in parts[2:]:

@@ -15,7 +15,8 @@
 - est_peak_gb: the larger of preparing (20 bytes per song sample, measured on a 3-hour song) and
   training (the dataset if it is held in memory, else two batches; the stored activations of one
   backprop chunk; parameters, gradients and optimiser state), plus 0.5 GB for the runtime;
-- dataset_gb: the prepared file's size on disk (inputs and targets, float32).
+- dataset_gb: what a self-contained copy of the run's dataset would take (`prepare --copy`); a
+  sweep's datasets are views onto the song stored once, whose size the plan prints.
 """
 import csv
 import json
@@ -158,7 +159,9 @@ def plan_sweep(sweep, out_dir, song=None, epochs=30, extra=None, only=None, reme
     song, extra = as_song(song), dict(extra or {})
     validate_runs(sweep, extra, epochs, select(sweep, only))  # a typo or bad value fails before any measurement
     make_out_dir(out_dir)
-    n = song.num_samples(configs({**sweep.base, **extra})[0].sample_rate)
+    dcfg = configs({**sweep.base, **extra})[0]
+    n = song.num_samples(dcfg.sample_rate)
+    store_gb = n * np.dtype(dcfg.dtype).itemsize / 1e9
     times = StepTimes(remeasure, progress)
     rows = [plan_run(name, run_overrides(sweep, extra, epochs, variant), n, times)
             for name, variant in select(sweep, only)]
@@ -184,8 +187,9 @@ def plan_sweep(sweep, out_dir, song=None, epochs=30, extra=None, only=None, reme
         est = [r["est_seconds"] for r in rows if r["status"] == "feasible"]
         print(f"feasible: {len(est)} of {len(rows)}; estimated {_hours(sum(est))} serially on this machine; on "
               + ", ".join(f"{w} workers {_hours(schedule(est, w))}" for w in (2, 4, 8))
-              + f" (each as fast as this one); disk for the datasets: "
-              f"{sum(r['dataset_gb'] for r in rows if r['status'] == 'feasible'):.1f} GB")
+              + f" (each as fast as this one); disk: the song stored once, {store_gb:.2f} GB, and a view of a "
+              f"few KB per dataset (self-contained copies would take "
+              f"{sum(r['dataset_gb'] for r in rows if r['status'] == 'feasible'):.1f} GB)")
         print(f"plan: {os.path.join(out_dir, 'plan.csv')} (the estimates leave out each run's baselines and "
               "clips: under a minute per run)")
     return rows

@@ -43,11 +43,11 @@ def select(sweep, only=None):
 
 
 def dataset_name(song, dcfg):
-    """The file a run's dataset is prepared into: one per song and data setting, shared by the
-    runs that agree on all of them (settings at their defaults are left out of the name)."""
+    """The file a run's dataset is prepared into: one per song (by content) and data setting, shared
+    by the runs that agree on all of them (settings at their defaults are left out of the name)."""
     extra = "".join(f"_{f.name}={getattr(dcfg, f.name)}" for f in dataclasses.fields(DataConfig)
                     if f.name not in ("frame_size", "seq_len", "hop") and getattr(dcfg, f.name) != f.default)
-    return f"{song.stem}_f{dcfg.frame_size}_l{dcfg.seq_len}_h{dcfg.hop_frames}{extra}.hdf5"
+    return f"{song.stem}_{song.content_id[:12]}_f{dcfg.frame_size}_l{dcfg.seq_len}_h{dcfg.hop_frames}{extra}.hdf5"
 
 
 def describe_run(name, overrides):
