@@ -176,11 +176,15 @@ def write_dataset(path, samples, config, source_name, source_sha256, extra_attrs
                 if stop.signum:
                     raise Interrupted(f"{stop.signal_name} while writing {path}; nothing was written",
                                       stop.exit_code)
-        _write_fuel_attrs(f, config, starts, n_train, n, {
-            "normalisation": consts["kind"], "norm_mean": consts["mean"], "norm_min": consts["min"],
-            "norm_max": consts["max"], "norm_std": consts["std"],
-            "source_file": source_name, "source_sha256": source_sha256, **(extra_attrs or {})})
+        _write_fuel_attrs(f, config, starts, n_train, n, song_attrs(consts, source_name, source_sha256, extra_attrs))
     return {"train": n_train, "dev": n_dev, "samples": n, "path": path}
+
+
+def song_attrs(consts, source_name, source_sha256, extra=None):
+    """The attributes that describe a song and its normalisation, in a dataset and in a song store."""
+    return {"normalisation": consts["kind"], "norm_mean": consts["mean"], "norm_min": consts["min"],
+            "norm_max": consts["max"], "norm_std": consts["std"], "source_file": source_name,
+            "source_sha256": source_sha256, **(extra or {})}
 
 
 def _write_fuel_attrs(f, config, starts, n_train, n, song_attrs):
@@ -204,9 +208,6 @@ def _label_axes(d):
 
 
 # --- one stored song, datasets as views onto it -------------------------------------------------
-
-STORE_KEYS = ("normalisation", "norm_mean", "norm_min", "norm_max", "norm_std", "source_file", "source_sha256")
-
 
 def store_name(song, config):
     """The store's file name: the song's name and content, and the settings that change its samples."""
@@ -234,10 +235,8 @@ def store_song(song, folder, config, progress=True, accept_damaged=False):
                 d[a:a + block] = normalise(samples[a:a + block], consts).astype(config.dtype)
                 if stop.signum:
                     raise Interrupted(f"{stop.signal_name} while writing {path}; nothing was written", stop.exit_code)
-        attrs = {"rnnsound_song_store": 1, "sample_rate": config.sample_rate, "normalisation": consts["kind"],
-                 "norm_mean": consts["mean"], "norm_min": consts["min"], "norm_max": consts["max"],
-                 "norm_std": consts["std"], "source_file": name, "source_sha256": sha,
-                 "accepted_damaged": bool(accept_damaged), **extra}
+        attrs = {"rnnsound_song_store": 1, "sample_rate": config.sample_rate,
+                 "accepted_damaged": bool(accept_damaged), **song_attrs(consts, name, sha, extra)}
         for k, v in attrs.items():
             f.attrs[k] = v
     return path
@@ -267,11 +266,11 @@ def write_views(path, store, config):
     with h5py.File(store, "r") as s:
         n, dtype, song_attrs = len(s["samples"]), s["samples"].dtype, dict(s.attrs)
     F, L, hop = config.frame_size, config.seq_len, config.hop_frames
-    n_train, n_dev, dev_start = split_layout(n, F, L, hop, config.train_fraction)
+    starts, n_train = example_starts(n, F, L, hop, config.train_fraction)
+    N, n_dev = len(starts), len(starts) - n_train
     if n_train == 0 or n_dev == 0:
         raise SongTooShort(too_short_message(n, F, L, hop, config.train_fraction, config.sample_rate, n_train, n_dev))
-    N = n_train + n_dev
-    starts, _ = example_starts(n, F, L, hop, config.train_fraction)
+    dev_start = int(starts[n_train])  # the dev segment's first example
     source = os.path.relpath(store, os.path.dirname(os.path.abspath(path)))
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name, shift in zip(SOURCES, (0, F)):  # targets: the inputs one frame later
