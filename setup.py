@@ -25,6 +25,7 @@ setup(
         "dask>=2024.1",
         "dask-jobqueue>=0.8,<0.10",
         "bokeh>=3.1,<4",         # the Dask dashboard
+        "psutil>=5.9,<8",        # available memory, checked before long generations
     ],
     extras_require={
         "test": ["pytest>=7,<10", "pytest-xdist>=3,<4"],  # the suite runs on 2 processes (README)

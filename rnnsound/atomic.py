@@ -16,8 +16,8 @@ from .errors import UserError
 def check_writable(path):
     """Fail early, with one line, when `path` cannot be created (before any long work)."""
     parent = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise UserError(f"output path {path} is a directory; give a file name")
+    if os.path.isdir(path) or path.endswith(os.sep):
+        raise UserError(f"output path {path} names a folder; give a file name")
     if not os.path.isdir(parent):
         try:
             os.makedirs(parent, exist_ok=True)
@@ -25,6 +25,12 @@ def check_writable(path):
             raise UserError(f"cannot create folder {parent} for {path} ({e.strerror}); choose another output path")
     if not os.access(parent, os.W_OK):
         raise UserError(f"cannot write to folder {parent}; choose another output path")
+    try:  # the permission bits can say yes where no file can be made (/proc, a read-only mount as root)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise UserError(f"cannot write {path} ({e.strerror}); choose another output path")
+    os.close(fd)
+    os.remove(probe)
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -51,7 +57,10 @@ def atomic_path(path):
     """Yield a temporary path in the target's folder; rename it onto `path` on success only."""
     check_writable(path)
     parent = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
+    except OSError as e:  # e.g. a folder that takes no new files (/proc), whatever the permission bits say
+        raise UserError(f"cannot write {path} ({e.strerror}); choose another output path")
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

@@ -4,9 +4,8 @@ import os
 import signal
 
 from . import song as songs
-from .config import CHOICES, DataConfig, TrainConfig, from_dict, parse_assignments, with_overrides
+from .config import CHOICES, DataConfig, TrainConfig, parse_assignments, with_overrides
 from .errors import UserError
-from .files import read_json
 from .generate import GENERATION_MODES, clip_paths, generate, generate_clips
 from .interrupts import SIGNALS, stop_now
 from .prepare import prepare
@@ -41,7 +40,7 @@ def _train_config(args):
             overrides[flag] = value
     base = TrainConfig()
     if args.resume and os.path.exists(RunFolder(args.resume).config):
-        base = from_dict(TrainConfig, read_json(RunFolder(args.resume).config, ("train",))["train"])
+        base = RunFolder(args.resume).read_config()[1]
     return with_overrides(base, overrides)
 
 

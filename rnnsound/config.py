@@ -149,10 +149,27 @@ def parse_assignments(pairs):
     return out
 
 
-def from_dict(cls, data):
-    """Build a config from a saved dict, ignoring keys a newer version no longer has."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+def from_dict(cls, data, source="the saved settings"):
+    """Build a config from a saved dict (a run's config.json, a dataset's attributes), ignoring keys
+    a newer version no longer has, and check it as the command line's values are checked: a value
+    of the wrong type or out of range is one line naming `source`, never a traceback later."""
+    types = typing.get_type_hints(cls)
+    values = {}
+    for key, value in data.items():
+        if key not in types:
+            continue
+        kind = types[key]
+        numeric = kind in (int, float) and not isinstance(value, bool)
+        if kind is float and numeric and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, kind) or kind is not bool and isinstance(value, bool):
+            raise UserError(f"{source} is damaged: {key} is {value!r}, not of type {kind.__name__}; restore it, or "
+                            "make it anew")
+        values[key] = value
+    try:
+        return cls(**values).validate()
+    except UserError as e:
+        raise UserError(f"{source} is damaged: {e}; restore it, or make it anew")
 
 
 DATA_KEYS = tuple(f.name for f in dataclasses.fields(DataConfig))

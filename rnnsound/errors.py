@@ -6,6 +6,12 @@ Everything else is a bug and keeps its traceback.
 """
 
 
+# What h5py raises for a file whose HDF5 internals are damaged (bad heap or B-tree signatures, bad
+# object headers, a truncated file, a checksum that fails): caught where a file is read, and
+# reported as one line naming the file.
+HDF5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
+
+
 class UserError(Exception):
     """A problem with the user's input, worded as what is wrong and what to do."""
     exit_code = 2

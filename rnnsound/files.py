@@ -12,8 +12,12 @@ def write_json(path, data):
         json.dump(data, f, indent=2, sort_keys=True)
 
 
+NUMBER = (int, float)
+
+
 def read_json(path, required=()):
-    """A JSON object from `path`; a damaged file, or one missing a `required` key, is one line."""
+    """A JSON object from `path`; a damaged file, or one missing a `required` key, is one line.
+    `required` may map each key to the type (or tuple of types) its value must have."""
     try:
         with open(path) as f:
             data = json.load(f)
@@ -24,16 +28,29 @@ def read_json(path, required=()):
     if not isinstance(data, dict) or missing:
         raise UserError(f"{path} is damaged (missing {', '.join(missing) or 'its contents'}); restore it, or delete "
                         "its folder to start that work anew")
+    if isinstance(required, dict):
+        wrong = [f"{k}={data[k]!r}" for k, kind in required.items()
+                 if not isinstance(data[k], kind) or isinstance(data[k], bool) and bool not in _tuple(kind)]
+        if wrong:
+            raise UserError(f"{path} is damaged (wrong type: {', '.join(wrong)}); restore it, or delete its folder to "
+                            "start that work anew")
     return data
 
 
+def _tuple(kind):
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
 def read_csv(path):
-    """The rows of a CSV file as dicts; [] when it does not exist."""
+    """The rows of a CSV file as dicts; [] when it does not exist. A row with fewer or more fields
+    than the header (the partial last row of a process killed while writing) is left out."""
     try:
         with open(path, newline="") as f:
-            return list(csv.DictReader(f))
+            return [r for r in csv.DictReader(f) if None not in r and None not in r.values()]
     except FileNotFoundError:
         return []
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"{path} is damaged ({e}); restore it, or delete its folder to start that work anew")
 
 
 def write_csv(path, header, rows):

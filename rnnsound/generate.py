@@ -27,31 +27,33 @@ import math
 import os
 
 import numpy as np
+import psutil
 import pytensor
 import pytensor.tensor as pt
 
 from . import audio, checkpoint, graph, heads, metrics, plots
 from .atomic import check_writable
-from .config import TrainConfig, from_dict
 from .compiled import compile_mode
-from .errors import UserError
-from .files import read_csv, read_json, write_json
+from .errors import Interrupted, UserError
+from .interrupts import Deferred
+from .files import read_csv, write_json
 from .prepare import denormalise
 from .rundir import RunFolder
 from .runtime import use_float32
-from .streams import SongDataset, norm_of, read_attrs
+from .streams import SongDataset, changed_data, digests, norm_of, read_attrs
 
 GENERATION_MODES = ("blog", "window", "stateful")
 MAX_SECONDS = 3600
+# Peak memory of a generation, measured (peak RSS of `rnnsound generate`, stateful, H=256, F=40 and
+# 400, 30-300 s): ~0.5 GB to start, then ~133 bytes per output sample (the clip in float64 and
+# its metrics' spectrograms) and ~0.8 float32 per frame and hidden unit (the scan's states).
+BASE_BYTES, BYTES_PER_SAMPLE, BYTES_PER_FRAME_UNIT = 0.5e9, 140, 4
 
 
 def load_run(run_dir, which="best"):
     """(TrainConfig, params, dataset path, dataset attrs) of a finished or interrupted run."""
     run = RunFolder(run_dir)
-    if not os.path.exists(run.config):
-        raise UserError(f"{run_dir} is not a run folder (no config.json); give a folder written by `rnnsound train`")
-    saved = read_json(run.config, ("train", "dataset"))
-    cfg = from_dict(TrainConfig, saved["train"])
+    saved, cfg = run.read_config()
     ckpt = run.checkpoint(which)
     if not os.path.exists(ckpt):
         raise UserError(f"{run_dir} has no {which}.h5 checkpoint yet; train at least one epoch first"
@@ -60,8 +62,9 @@ def load_run(run_dir, which="best"):
     if not os.path.exists(data_path):
         raise UserError(f"the run's dataset {data_path} is missing; recreate it with `rnnsound prepare` at that path")
     attrs = read_attrs(data_path)
-    recorded = saved.get("dataset_attrs", {})
+    recorded = saved["dataset_attrs"]
     changed = [f"{k}: {recorded[k]!r} -> {attrs.get(k)!r}" for k in sorted(recorded) if attrs.get(k) != recorded[k]]
+    changed += changed_data(saved, digests(data_path, attrs))
     if changed:
         raise UserError(f"the run's dataset {data_path} changed since the run was trained ({'; '.join(changed)}); "
                         "prepare it again as it was, or train a new run on the new dataset")
@@ -251,6 +254,17 @@ def generate_frames(params, cfg, seeds, n_frames, mode, temperature=0.0, samplin
     return np.asarray(fn(seeds, noise))
 
 
+def check_memory(n_samples, count, F, cfg):
+    """Refuse, before any work, `count` clips of `n_samples` that would not fit in the memory available now."""
+    per_clip = BYTES_PER_SAMPLE * n_samples + BYTES_PER_FRAME_UNIT * math.ceil(n_samples / F) * cfg.layers * cfg.hidden
+    need, available = BASE_BYTES + count * per_clip, psutil.virtual_memory().available
+    if need > available:
+        fits = int((available - BASE_BYTES) // per_clip)
+        advice = f"at most --count {fits} at this length" if fits >= 1 else "shorter clips"
+        raise UserError(f"{count} clip(s) of {n_samples} samples need about {need / 1e9:.1f} GB of memory and "
+                        f"{available / 1e9:.1f} GB are available; generate {advice}")
+
+
 def head_scale(run_dir, cfg, which):
     """The mse head's Gaussian scale for sampling: the root dev MSE at the checkpoint's epoch."""
     if cfg.output != "mse":
@@ -315,6 +329,9 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
     if attrs["sample_rate"] and sample_rate and sample_rate != attrs["sample_rate"]:
         raise UserError(f"--sample-rate {sample_rate} contradicts the dataset's {attrs['sample_rate']} Hz; leave it out")
     n_samples = int(round(seconds * rate))
+    if n_samples == 0:
+        raise UserError(f"--seconds {seconds} is less than one sample at {rate} Hz; give at least {1 / rate:.3g}")
+    check_memory(n_samples, count, F, cfg)
     indices = [(seed_index + i) % split.num_examples for i in range(count)]
     seeds = split.get(indices)[0]                                            # (count, L, F) normalised
     frames = generate_frames(params, cfg, seeds, math.ceil(n_samples / F), mode, temperature, sampling_seed, sigma)
@@ -322,19 +339,50 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
     idx = np.linspace(0, train.num_examples - 1, min(train.num_examples, 2000)).astype(int)
     train_frames = denormalise(train.get(np.unique(idx))[0].reshape(-1, F), norm)
     song_spectrum = metrics.log_spectrum(train_frames.reshape(-1), rate)
-    results = []
-    for i, path in enumerate(clip_paths(output, count)):
-        out = denormalise(frames[i].reshape(-1)[:n_samples], norm)
-        seed_audio = denormalise(seeds[i].reshape(-1), norm)
-        m = metrics.measure(out, seed_audio, song_spectrum, train_frames, F, rate)
-        m.update({"mode": mode, "seed_index": indices[i], "seed_split": seed_split, "checkpoint": which,
-                  "output_head": cfg.output, "temperature": temperature, "sampling_seed": sampling_seed + i,
-                  "run_dir": os.path.abspath(run_dir)})
-        stem = path[:-4]
-        audio.write_wav(path, out, rate)
-        write_json(stem + ".metrics.json", m)
-        title = f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}" + \
-            (f" (temperature {temperature:g})" if temperature else "")
-        plots.audio_picture(seed_audio, out, rate, stem + ".png", title)
-        results.append(m)
+    clips = (denormalise(frames[i].reshape(-1)[:n_samples], norm) for i in range(count))
+    return _write_clips(clip_paths(output, count), clips, seeds, norm, song_spectrum, train_frames, F, rate,
+                        {"mode": mode, "seed_split": seed_split, "checkpoint": which, "output_head": cfg.output,
+                         "temperature": temperature, "run_dir": os.path.abspath(run_dir)},
+                        indices, sampling_seed, f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}"
+                        + (f" (temperature {temperature:g})" if temperature else ""))
+
+
+def _staged(path):
+    """Where `path` is written before every clip's files are complete: hidden, same folder and extension."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".staged.{name}")
+
+
+def _write_clips(paths, clips, seeds, norm, song_spectrum, train_frames, F, rate, about, indices, sampling_seed, title):
+    """Each clip's WAV, metrics and picture, all staged first and then renamed into place together,
+    with SIGINT and SIGTERM deferred: a signal while staging leaves every existing output as it was
+    (none of the new files appear), one while renaming lets the renames finish. So a clip's three
+    files always describe the same clip, and the message says which of the two happened."""
+    results, staged = [], []  # staged: (temporary, final path), removed unless renamed
+    with Deferred() as stop:
+        try:
+            for i, (path, out) in enumerate(zip(paths, clips)):
+                seed_audio = denormalise(seeds[i].reshape(-1), norm)
+                m = metrics.measure(out, seed_audio, song_spectrum, train_frames, F, rate)
+                m.update(about, seed_index=indices[i], sampling_seed=sampling_seed + i)
+                stem = path[:-4]
+                wav, js, png = (_staged(p) for p in (path, stem + ".metrics.json", stem + ".png"))
+                staged += [(wav, path), (js, stem + ".metrics.json"), (png, stem + ".png")]
+                audio.write_wav(wav, out, rate)
+                write_json(js, m)
+                plots.audio_picture(seed_audio, out, rate, png, title)
+                results.append(m)
+                if stop.signum:
+                    raise Interrupted(f"{stop.signal_name} while writing the clips; none was written, and every "
+                                      "existing output is untouched", stop.exit_code)
+            for tmp, final in staged:
+                os.replace(tmp, final)
+            staged = []
+        finally:
+            for tmp, _ in staged:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+        if stop.signum:
+            raise Interrupted(f"{stop.signal_name} as the clips were put in place; all {len(paths)} were written "
+                              "whole", stop.exit_code)
     return results

@@ -291,6 +291,9 @@ def prepare(song, output, config, progress=True, accept_damaged=False, copy=Fals
     song = as_song(song)
     if song.path and os.path.exists(output) and os.path.exists(song.path) and os.path.samefile(song.path, output):
         raise UserError(f"the output {output} is the song itself; give another -o (the song is never overwritten)")
+    if os.path.isfile(output) and not h5py.is_hdf5(output):
+        raise UserError(f"the output {output} exists and is not an HDF5 dataset; give another -o (prepare replaces only "
+                        "an earlier dataset)")
     if copy:
         samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
         return write_dataset(output, samples, config, name, sha, extra, progress)

@@ -15,6 +15,10 @@ fix, failed.json.
 """
 import os
 
+from .config import TrainConfig, from_dict
+from .errors import UserError
+from .files import read_json
+
 
 class RunFolder:
     def __init__(self, path):
@@ -44,6 +48,17 @@ class RunFolder:
     summary = property(lambda self: self.file("summary.json"))
     failed = property(lambda self: self.file("failed.json"))
     run_log = property(lambda self: self.file("run.log"))
+
+    def read_config(self):
+        """(config.json as a dict, its TrainConfig), every value checked as on the command line."""
+        if not os.path.exists(self.config):
+            raise UserError(f"{self.path} is not a run folder (no config.json); give a folder written by "
+                            "`rnnsound train`")
+        saved = read_json(self.config, {"train": dict, "dataset": str, "dataset_sha256": str, "dataset_attrs": dict})
+        if "store_sha256" in saved and not isinstance(saved["store_sha256"], (str, type(None))):
+            raise UserError(f"{self.config} is damaged (store_sha256 is {saved['store_sha256']!r}); restore it, or "
+                            "delete its folder to start that work anew")
+        return saved, from_dict(TrainConfig, saved["train"], self.config)
 
     def checkpoint(self, which):
         """best.h5 or last.h5."""

@@ -14,6 +14,11 @@ source; both sources must give the same examples. `valid` stands in for `dev` wh
 `dev` split (Fuel's usual name). A file without rnnsound's attributes gets F and L from its
 shape, no sample rate (generation then asks for one) and normalisation "none" (its values are
 used as they are). What cannot be used is refused with one line; a split is never empty.
+
+Every value read from a file is checked with the rules its writer follows (rnnsound.config's
+ranges for rate, F, L, hop and fraction; a known normalisation with finite constants; split rows
+inside the data), and a dataset whose arrays are views onto a song store (rnnsound.prepare) is
+refused when that store is missing or shorter than the views need: HDF5 would read zeros.
 """
 import os
 
@@ -22,8 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 import h5py
 import numpy as np
 
+from .config import DataConfig, from_dict
+from .errors import HDF5_ERRORS, UserError
+from .files import sha256_of
 from .prepare import SOURCES
-from .errors import UserError
+
+NORMALISATIONS = ("minmax", "stdev", "none")
 
 
 def _plain(value):
@@ -48,6 +57,10 @@ def fuel_splits(f, path):
             if row["split"].decode() != name or source not in SOURCES or not row["available"]:
                 continue
             ref = row["indices"] if "indices" in rows.dtype.names else None
+            if not ref and not 0 <= int(row["start"]) <= int(row["stop"]) <= n:
+                raise UserError(f"{path}: the {name!r} split of {source} points past the data (rows "
+                                f"{int(row['start'])}:{int(row['stop'])}; the file holds {n}); repair its split "
+                                "attribute or prepare the song again")
             idx = np.asarray(f[ref], np.int64).reshape(-1) if ref else np.arange(row["start"], row["stop"])
             if idx.size and (idx.min() < 0 or idx.max() >= n):
                 raise UserError(f"{path}: the {name!r} split of {source} points past the data (example "
@@ -66,7 +79,8 @@ def fuel_splits(f, path):
 
 
 def read_attrs(path):
-    """The dataset's attributes as plain Python values; a clear error if it cannot be used."""
+    """The dataset's attributes as plain Python values, each checked; a clear error if it cannot be used.
+    Adds `stores` (the song stores its views read, or []), `splits`, `split_problems` and `shape`."""
     if not os.path.isfile(path):
         raise UserError(f"dataset {path} does not exist; create it with `rnnsound prepare`")
     try:
@@ -81,8 +95,10 @@ def read_attrs(path):
                                 "(examples, frames, samples per frame)")
             splits, problems = fuel_splits(f, path)
             attrs = {k: _plain(v) for k, v in f.attrs.items() if k != "split"}
-    except OSError as e:
-        raise UserError(f"{path} is not an HDF5 file ({e}); give a file made by `rnnsound prepare`")
+            stores = _stores(f, path)
+    except HDF5_ERRORS as e:
+        raise UserError(f"{path} is damaged or not an HDF5 file ({str(e).strip() or type(e).__name__}); give a file "
+                        "made by `rnnsound prepare`, or prepare the song again")
     attrs = {k: v for k, v in attrs.items() if v is not None}
     for key, size in (("seq_len", shape[1]), ("frame_size", shape[2])):
         if attrs.setdefault(key, size) != size:
@@ -90,8 +106,77 @@ def read_attrs(path):
                             "prepare the song again")
     attrs.setdefault("sample_rate", None)
     attrs.setdefault("normalisation", "none")
-    attrs.update(splits=splits, split_problems=problems, shape=shape)
+    _check_attrs(attrs, path)
+    attrs.update(splits=splits, split_problems=problems, shape=shape, stores=stores)
     return attrs
+
+
+def _check_attrs(attrs, path):
+    """The attributes rnnsound's writer sets, checked with its rules (rnnsound.config)."""
+    source = f"dataset {path}"
+    if attrs["normalisation"] not in NORMALISATIONS:
+        raise UserError(f"{source} is damaged: normalisation is {attrs['normalisation']!r}, not one of "
+                        f"{', '.join(NORMALISATIONS)}; prepare the song again")
+    fields = {k: attrs[k] for k in ("sample_rate", "frame_size", "seq_len", "hop", "train_fraction")
+              if attrs.get(k) is not None}
+    from_dict(DataConfig, fields, source)
+    if "hop" in attrs and attrs["hop"] < 1:
+        raise UserError(f"{source} is damaged: hop is {attrs['hop']}, not a whole number of frames >= 1; prepare the "
+                        "song again")
+    if attrs["normalisation"] != "none":
+        names = ("norm_mean", "norm_min", "norm_max", "norm_std")
+        bad = [n for n in names if not isinstance(attrs.get(n), (int, float)) or isinstance(attrs.get(n), bool)
+               or not np.isfinite(attrs[n])]
+        if bad or attrs["norm_max"] <= attrs["norm_min"] or attrs["norm_std"] <= 0:
+            raise UserError(f"{source} is damaged: its normalisation constants "
+                            f"({', '.join(f'{n}={attrs.get(n)!r}' for n in names)}) are not finite with max > min and "
+                            "std > 0; prepare the song again")
+
+
+def _stores(f, path):
+    """The song stores (absolute paths) that `inputs` and `targets` are views onto; each must hold
+    the samples the views select (HDF5 would give zeros for a missing store, without an error)."""
+    needs = {}
+    for source in SOURCES:
+        if f[source].is_virtual:
+            for v in f[source].virtual_sources():
+                name = v.file_name if os.path.isabs(v.file_name) else \
+                    os.path.join(os.path.dirname(os.path.abspath(path)), v.file_name)
+                end = v.src_space.get_select_bounds()[1][0] + 1
+                needs[name, v.dset_name] = max(end, needs.get((name, v.dset_name), 0))
+    for (name, dset), end in needs.items():
+        if not os.path.isfile(name):
+            raise UserError(f"{path} reads its samples from the song store {name}, which is missing; keep the songs/ "
+                            "folder beside the dataset, or prepare the song again")
+        try:
+            with h5py.File(name, "r") as s:
+                size = len(s[dset]) if dset in s else -1
+        except HDF5_ERRORS as e:
+            raise UserError(f"the song store {name} of {path} is damaged ({str(e).strip() or type(e).__name__}); "
+                            "delete it and prepare the song again")
+        if size < end:
+            raise UserError(f"the song store {name} of {path} holds {max(size, 0)} samples but the dataset reads "
+                            f"{end}; delete it and prepare the song again")
+    return sorted({name for name, _ in needs})
+
+
+def digests(path, attrs):
+    """{dataset_sha256, store_sha256} of a dataset: its file, and its song stores' files (None for a
+    self-contained file). A run records both (config.json) and checks them before using the data."""
+    stores = None
+    if attrs["stores"]:
+        stores = sha256_of(attrs["stores"][0]) if len(attrs["stores"]) == 1 else \
+            ",".join(sha256_of(s) for s in attrs["stores"])
+    return {"dataset_sha256": sha256_of(path), "store_sha256": stores}
+
+
+def changed_data(recorded, sums):
+    """What differs between the data a run recorded (its config.json) and `sums` (digests); a run
+    recorded before song stores existed has no store_sha256 and is checked on its file alone."""
+    changed = [] if recorded["dataset_sha256"] == sums["dataset_sha256"] else ["the dataset file"]
+    if recorded.get("store_sha256", sums["store_sha256"]) != sums["store_sha256"]:
+        changed.append("its song store")
+    return changed
 
 
 def norm_of(attrs):
@@ -120,9 +205,16 @@ class SongDataset:
         self._file = None
         self._data = None
         if load_in_memory:
-            with h5py.File(path, "r") as f:
-                self._data = {s: self._read(f[s], self.index) for s in SOURCES}
+            try:
+                with h5py.File(path, "r") as f:
+                    self._data = {s: self._read(f[s], self.index) for s in SOURCES}
+            except HDF5_ERRORS as e:
+                raise self._damaged(e)
             self.index = np.arange(self.num_examples)
+
+    def _damaged(self, e):
+        return UserError(f"{self.path} is damaged: its data does not read back ({str(e).strip() or type(e).__name__}); "
+                         "prepare the song again")
 
     @staticmethod
     def _read(source, rows):
@@ -141,9 +233,12 @@ class SongDataset:
         rows = self.index[np.asarray(indices, dtype=np.int64)]
         if self._data is not None:
             return self._data["inputs"][rows], self._data["targets"][rows]
-        if self._file is None:
-            self._file = h5py.File(self.path, "r")
-        return tuple(self._read(self._file[s], rows) for s in SOURCES)
+        try:
+            if self._file is None:
+                self._file = h5py.File(self.path, "r")
+            return tuple(self._read(self._file[s], rows) for s in SOURCES)
+        except HDF5_ERRORS as e:
+            raise self._damaged(e)
 
     def close(self):
         if self._file is not None:

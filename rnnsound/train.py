@@ -29,12 +29,12 @@ from tqdm import tqdm
 from . import baselines, checkpoint, graph, heads, plots
 from .atomic import atomic_path, check_space
 from .compiled import Network
-from .config import TrainConfig, from_dict
+from .config import TrainConfig
 from .errors import Interrupted, UserError
-from .files import read_csv, read_json, sha256_of, write_json
+from .files import NUMBER, read_csv, read_json, write_json
 from .interrupts import Deferred, FolderLock
 from .rundir import RunFolder
-from .streams import Prefetch, SequentialScheme, ShuffledScheme, SongDataset, read_attrs
+from .streams import Prefetch, SequentialScheme, ShuffledScheme, SongDataset, changed_data, digests, read_attrs
 
 LOG_FIELDS = ["kind", "step", "epoch", "batch", "train_mse", "dev_mse", "train_loss", "dev_loss", "dev_bits", "lr",
               "step_norm", "seconds"]
@@ -63,7 +63,7 @@ class Log:
 
     def __init__(self, path, keep_until_step):
         self.path = path
-        rows = [r for r in read_csv(path) if int(r["step"]) <= keep_until_step]
+        rows = [r for r in read_csv(path) if r["step"].isdigit() and int(r["step"]) <= keep_until_step]
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, LOG_FIELDS)
             w.writeheader()
@@ -109,8 +109,8 @@ def best_epoch(rows):
     return min(epochs, key=lambda r: float(r["dev_loss"]), default=None)
 
 
-def _resume_from(dataset_path, sha, cfg, run, F):
-    """The checkpoint `--resume` continues, loaded: (path, params, optimiser state, meta), or None
+def _resume_from(dataset_path, sums, cfg, run, F):
+    """The checkpoint `--resume` continues, loaded: (path, params, optimiser state, Position), or None
     for a run stopped before its first checkpoint. Refuses a run of other data or settings."""
     if not os.path.exists(run.config):
         if os.path.isdir(run.path) and not os.path.exists(run.last):
@@ -118,11 +118,10 @@ def _resume_from(dataset_path, sha, cfg, run, F):
                             f"start it again with the command that created it (rnnsound train {dataset_path} -o "
                             f"{run} ...)")
         raise UserError(f"cannot resume: {run} has no config.json; give the folder of an earlier run")
-    saved = read_json(run.config, ("train", "dataset", "dataset_sha256"))
-    if saved["dataset_sha256"] != sha:
-        raise UserError(f"cannot resume: {run} was trained on another dataset ({saved['dataset']}); "
-                        "give that dataset or start a new run folder")
-    old = from_dict(TrainConfig, saved["train"])
+    saved, old = run.read_config()
+    if changed_data(saved, sums):
+        raise UserError(f"cannot resume: {run} was trained on another dataset ({saved['dataset']}; not the same: "
+                        f"{' and '.join(changed_data(saved, sums))}); give that dataset or start a new run folder")
     changed = [f.name for f in dataclasses.fields(TrainConfig)
                if f.name not in ("epochs", "backend") and getattr(old, f.name) != getattr(cfg, f.name)]
     if changed:
@@ -133,11 +132,12 @@ def _resume_from(dataset_path, sha, cfg, run, F):
               file=sys.stderr)
         return None
     params, opt, meta = checkpoint.load(run.last, dict(graph.param_shapes(F, cfg)))
-    done = meta.get("epoch", 0)
+    pos = Position.from_meta(meta, run.last)
+    done = pos.epoch
     if done > cfg.epochs:
         raise UserError(f"cannot resume with --epochs {cfg.epochs}: {run} has trained {done} epochs already; "
                         f"give --epochs {done} or more")
-    return run.last, params, opt, meta
+    return run.last, params, opt, pos
 
 
 def train(dataset_path, cfg, run_dir, resume=False, progress=True, in_memory=None):
@@ -179,8 +179,25 @@ class Position:
     samples: int = 0           # samples trained on, for the throughput
 
     @classmethod
-    def from_meta(cls, meta):
-        return cls(**{f.name: meta[f.name] for f in dataclasses.fields(cls) if f.name in meta})
+    def from_meta(cls, meta, path):
+        """The position saved in checkpoint `path`, each value checked: a whole count >= 0, or a
+        finite number >= 0 (best_dev may be infinite: no epoch yet)."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in meta:
+                continue
+            v = meta[f.name]
+            ok = (isinstance(v, int) if f.type is int else isinstance(v, (int, float))) and not isinstance(v, bool) \
+                and v >= 0 and (np.isfinite(v) or f.name == "best_dev")
+            if not ok:
+                raise UserError(f"checkpoint {path} is damaged: {f.name} is {v!r}, not of type {f.type.__name__} "
+                                "and >= 0; use another checkpoint or start afresh")
+            values[f.name] = f.type(v)
+        pos = cls(**values)
+        if pos.epoch_batches > pos.step or pos.batch > pos.step:
+            raise UserError(f"checkpoint {path} is damaged: {pos.batch} batches into epoch {pos.epoch + 1} but "
+                            f"{pos.step} steps in all; use another checkpoint or start afresh")
+        return pos
 
 
 class Run:
@@ -253,22 +270,22 @@ class Run:
 
 def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set):
     F, L = attrs["frame_size"], attrs["seq_len"]
-    sha = sha256_of(dataset_path)
-    ckpt = _resume_from(dataset_path, sha, cfg, run, F) if resume else None
-    public = {k: v for k, v in attrs.items() if k not in ("splits", "split_problems", "shape")}
+    sums = digests(dataset_path, attrs)
+    ckpt = _resume_from(dataset_path, sums, cfg, run, F) if resume else None
+    public = {k: v for k, v in attrs.items() if k not in ("splits", "split_problems", "shape", "stores")}
     write_json(run.config, {"train": dataclasses.asdict(cfg), "dataset": os.path.abspath(dataset_path),
-                            "dataset_sha256": sha, "dataset_attrs": public,
+                            **sums, "dataset_attrs": public,
                             "examples": {"train": train_set.num_examples, "dev": dev_set.num_examples}})
     libraries = versions(cfg)
     write_json(run.versions, libraries)
     if not os.path.exists(run.baselines):
         write_json(run.baselines, baselines.evaluate(train_set, dev_set))
-    base = read_json(run.baselines, ("zero", "last_frame", "linear"))
+    base = read_json(run.baselines, {"zero": NUMBER, "last_frame": NUMBER, "linear": NUMBER})
     net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(cfg.seed)))
     pos = Position()
     if ckpt:
         net.load(ckpt[1], ckpt[2])
-        pos = Position.from_meta(ckpt[3])
+        pos = ckpt[3]
     r = Run(run, cfg, net, pos, F, L, base)
     scheme = ShuffledScheme(train_set.num_examples, cfg.batch_size, cfg.seed)
     last_good = ckpt[0] if ckpt else None

@@ -78,7 +78,7 @@ def test_unwritable_output(capsys, tmp_path, song_wav):
     code, err = run_prepare(capsys, song_wav, "-o", str(blocker / "out.hdf5"))
     assert code == 2 and "cannot" in err
     code, err = run_prepare(capsys, song_wav, "-o", str(tmp_path))
-    assert code == 2 and "directory" in err
+    assert code == 2 and "names a folder" in err
 
 
 def test_outputs_get_ordinary_permissions(capsys, tmp_path, song_wav):

@@ -11,7 +11,7 @@ ORDER = [  # bottom to top: a module may import only modules before it
     "audio", "default_song", "song", "prepare", "streams",
     "heads", "cells", "graph", "optim", "compiled", "checkpoint",
     "baselines", "metrics", "plots", "rundir", "train", "generate",
-    "sweeps.spec", "sweeps.run", "sweeps.report", "sweeps.plan", "sweeps.executor", "sweeps.sweep", "sweeps.cli",
+    "sweeps.spec", "sweeps.run", "sweeps.report", "sweeps.plan", "sweeps.job", "sweeps.executor", "sweeps.sweep", "sweeps.cli",
     "sweeps", "cli", "__main__",
 ]
 # __main__ installs the signal handlers before the command line's heavy imports (its docstring)

@@ -2,10 +2,12 @@
 import argparse
 import os
 import shlex
+import signal
 import sys
 
 from .. import song as songs
 from ..config import parse_assignments
+from ..interrupts import SIGNALS, stop_now
 from ..runtime import exit_status, quiet_known_warnings
 from .executor import CLUSTERS, ExecutorOptions
 from .plan import plan_sweep
@@ -33,13 +35,15 @@ def add_executor_options(parser):
     g.add_argument("--gpus", type=int, default=0, help="GPUs per batch job (Slurm: --gres=gpu:N)")
     g.add_argument("--job-extra", action="append", default=[], metavar="DIRECTIVE",
                    help="another batch directive, e.g. --job-extra=--constraint=avx2 (repeatable)")
+    g.add_argument("--job-logs", metavar="DIR", help="folder of the batch jobs' output files (default: OUT/job-logs)")
 
 
 def executor_options(args):
     return ExecutorOptions(workers=args.workers, scheduler=args.scheduler, cluster=args.cluster, jobs=args.jobs,
                            threads_per_worker=args.threads_per_worker, retries=args.retries, queue=args.queue,
                            account=args.account, cores=args.cores, memory=args.memory, walltime=args.walltime,
-                           gpus=args.gpus, job_extra=tuple(args.job_extra)).validate()
+                           gpus=args.gpus, job_extra=tuple(args.job_extra),
+                           job_logs=args.job_logs or os.path.join(args.out, "job-logs")).validate()
 
 
 def build_parser(sweep):
@@ -76,7 +80,10 @@ def _run(sweep, args):
 
 
 def main(sweep, argv=None):
-    """Parse the command line and run (or plan) `sweep`; returns the exit status."""
+    """Parse the command line and run (or plan) `sweep`; returns the exit status. SIGINT and SIGTERM
+    get the `rnnsound` command's handling: one line, training saving at the step in progress."""
+    for s in SIGNALS:
+        signal.signal(s, stop_now)
     quiet_known_warnings()
     args = build_parser(sweep).parse_args(argv)
     return exit_status(os.path.basename(sys.argv[0]), _run, sweep, args)

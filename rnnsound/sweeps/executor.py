@@ -7,12 +7,16 @@ The serial path (`rnnsound.sweeps.run_sweep` without options) trains in the call
 - one **run task** per run, keyed by its name, depending on its prepare task, with `retries`.
   The task starts the run in a fresh child process (`python -m rnnsound.sweeps.executor`): the
   threads are bounded before JAX loads (JAX must not fork after it started), its whole output goes
-  to `RUN/run.log`, and it dies with its worker (PR_SET_PDEATHSIG), so a run never outlives
-  the task that owns it. The run folder's lock (rnnsound.interrupts) backs this up.
+  to `RUN/run.log`, and it gets SIGTERM when its worker dies (PR_SET_PDEATHSIG): it saves last.h5
+  at the step in progress and exits, so a run outlives the task that owns it by one step at most.
+  The run folder's lock (rnnsound.interrupts) backs this up.
 - **Faults**: a worker killed mid-run -> Dask reschedules the task on another worker, which
   resumes from the run's last.h5 (the data order is a function of (seed, epoch), so the result
-  is bit-identical). A run stopped by SIGTERM or SIGINT saves last.h5 and exits 143/130 -> the task
-  fails and is retried, and resumes. A run that fails for a reason a retry cannot fix (a
+  is bit-identical). On Slurm, a worker job that ended (scancel, walltime, a failed node) is
+  replaced by a new one (`SlurmJobs`), and a job Slurm refuses (`sbatch --test-only`: no such
+  partition, more memory than any node has) ends the sweep with sbatch's reason in one line.
+  A run stopped by SIGTERM or SIGINT saves last.h5 and exits 143/130 -> the task fails and is
+  retried, and resumes. A run that fails for a reason a retry cannot fix (a
   `UserError`: infeasible pair, diverged loss, bad setting) writes `failed.json` with its reason
   and is not retried; the tables show it. A run whose retries are used up gets a failed.json
   saying why. Rerunning the sweep tries failed runs again.
@@ -23,7 +27,9 @@ The serial path (`rnnsound.sweeps.run_sweep` without options) trains in the call
 """
 import ctypes
 import dataclasses
+import getpass
 import json
+import logging
 import os
 import signal
 import socket
@@ -38,6 +44,7 @@ from .. import song as songs
 from ..config import configs
 from ..errors import Interrupted, UserError
 from ..files import read_json, write_json
+from ..interrupts import SIGNALS, stop_now
 from ..rundir import sweep_run
 from ..runtime import quiet_known_warnings
 from .run import dataset_path, prepare_once, run_one
@@ -63,6 +70,8 @@ class ExecutorOptions:
     walltime: str = None             # per job, e.g. "04:00:00"
     gpus: int = 0                    # per job (Slurm: --gres=gpu:N)
     job_extra: tuple = ()            # more scheduler directives, e.g. ("--constraint=avx2",)
+    job_logs: str = None             # folder of the batch jobs' output files; None: dask-jobqueue's (the cwd)
+    lost_after: float = 60.0         # seconds without a live batch job or worker before the sweep gives up
 
     @property
     def distributed(self):
@@ -80,18 +89,99 @@ class ExecutorOptions:
 
 # --- the clusters ------------------------------------------------------------------------------
 
+def _import_jobqueue():
+    """dask_jobqueue, imported without the SIGINT handler its import installs (dask_jobqueue.runner
+    sets one that calls sys.exit()), so Ctrl-C keeps the command's handling. The first import must
+    happen in the main thread (Python refuses signal handlers elsewhere)."""
+    if "dask_jobqueue" not in sys.modules:
+        previous = signal.getsignal(signal.SIGINT)
+        import dask_jobqueue  # noqa: F401
+        signal.signal(signal.SIGINT, previous)
+    return sys.modules["dask_jobqueue"]
+
+
 def _jobqueue_cluster(opts, threads):
-    import dask_jobqueue
+    import dask
+    dask_jobqueue = _import_jobqueue()
+    if opts.memory is None and dask.config.get(f"jobqueue.{opts.cluster}.memory", None) is None:
+        raise UserError(f"--cluster {opts.cluster} needs the memory of each job: give --memory (e.g. --memory 8GB), "
+                        f"or set jobqueue.{opts.cluster}.memory in Dask's configuration")
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster, "sge": dask_jobqueue.SGECluster}
     cores = opts.cores or threads or 1
     directives = list(opts.job_extra)
     if opts.gpus and opts.cluster == "slurm":
         directives.append(f"--gres=gpu:{opts.gpus}")
+    # the job's main process waits for the worker's run children (rnnsound.sweeps.job)
     kwargs = dict(cores=cores, processes=max(1, cores // (threads or cores)), memory=opts.memory,
                   walltime=opts.walltime, queue=opts.queue, account=opts.account,
-                  job_extra_directives=directives or None, python=sys.executable,
-                  worker_extra_args=["--resources", "run=1"], scheduler_options={"dashboard_address": ":0"})
+                  job_extra_directives=directives or None, python=f"{sys.executable} -m rnnsound.sweeps.job",
+                  log_directory=opts.job_logs, worker_extra_args=["--resources", "run=1"],
+                  scheduler_options={"dashboard_address": ":0"})
     return cls[opts.cluster](**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def _slurm_test_only(cluster):
+    """sbatch's verdict on the worker job without submitting it: one line with its reason when it
+    would be refused (a partition that does not exist, more memory or cores than any node has)."""
+    with cluster._dummy_job.job_file() as script:
+        try:
+            done = subprocess.run(["sbatch", "--test-only", script], capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            raise UserError("--cluster slurm needs Slurm's sbatch on this machine's PATH; run the sweep on a "
+                            "Slurm login node")
+        except subprocess.TimeoutExpired:
+            raise UserError("sbatch --test-only did not answer within 60 s; is slurmctld up? (try `sinfo`)")
+    if done.returncode != 0:
+        reason = "; ".join(line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip())
+        raise UserError(f"Slurm refuses the worker job: {reason or f'sbatch exit status {done.returncode}'}; "
+                        "check --queue, --memory, --cores, --walltime and --job-extra against `sinfo`")
+
+
+class SlurmJobs:
+    """Keeps a Slurm cluster at its job count: a worker job that left the queue (cancelled, out of
+    walltime, a failed node) is replaced by a new one, and its run resumes there from last.h5 (Dask
+    reschedules the task). `check` raises a one-line UserError when for `lost_after` seconds no job
+    was queued or running and no worker was connected: submissions keep failing."""
+
+    def __init__(self, cluster, client, jobs, lost_after, log=None):
+        self.cluster, self.client, self.jobs, self.lost_after, self.log = cluster, client, jobs, lost_after, log
+        self.last_alive, self.last_check, self.replaced = time.time(), 0.0, 0
+
+    def _queued(self):
+        """Job ids of this user's jobs in Slurm's queue (pending, running, completing), or None if squeue fails."""
+        try:
+            done = subprocess.run(["squeue", "-h", "-o", "%i", "-u", getpass.getuser()], capture_output=True,
+                                  text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return set(done.stdout.split()) if done.returncode == 0 else None
+
+    def check(self, every=5.0):
+        now = time.time()
+        if now - self.last_check < every:
+            return
+        self.last_check = now
+        queued = self._queued()
+        if queued is None:
+            return
+        jobs = {name: getattr(job, "job_id", None) for name, job in list(self.cluster.workers.items())}
+        lost = [name for name, job_id in jobs.items() if job_id and job_id not in queued]
+        for name in lost:  # forgotten, not closed: scancel of an ended job has nothing to do
+            self.cluster.worker_spec.pop(name, None)
+            self.cluster.workers.pop(name, None)
+        if lost:
+            self.replaced += len(lost)
+            if self.log:
+                self.log(f"slurm: job(s) {', '.join(jobs[n] for n in lost)} left the queue; submitting "
+                         f"{len(lost)} new one(s)")
+            self.cluster.scale(jobs=self.jobs)
+        workers = self.client.scheduler_info().get("workers", {})
+        if workers or any(job_id in queued for job_id in jobs.values() if job_id):
+            self.last_alive = now
+        elif now - self.last_alive > self.lost_after:
+            raise UserError(f"no Slurm worker job has been queued or running for {self.lost_after:.0f} s: their "
+                            f"submissions fail; see the job logs in {self.cluster._dummy_job.log_directory or '.'}, "
+                            "then rerun the sweep to resume its runs")
 
 
 def start(opts):
@@ -109,6 +199,15 @@ def start(opts):
     if opts.cluster:
         threads = opts.threads_per_worker or 1
         cluster = _jobqueue_cluster(opts, threads)
+        if opts.cluster == "slurm":
+            try:
+                _slurm_test_only(cluster)
+            except UserError:
+                cluster.close()
+                raise
+        # a submission that fails later is reported in one line by SlurmJobs, not as tracebacks from the event loop
+        for name in ("asyncio", "tornado.application", "distributed.deploy.spec"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         cluster.scale(jobs=opts.jobs)
         return Client(cluster), cluster, threads, True
     try:
@@ -133,8 +232,9 @@ class RunStopped(Exception):
     """The run's process was stopped (signal) or died: retried, and resumed from its last.h5."""
 
 
-def _die_with_parent():
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+def _stop_with_parent():
+    """SIGTERM when the worker dies (PR_SET_PDEATHSIG): the run saves at the step in progress and exits."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def _worker_slot():
@@ -189,7 +289,7 @@ def run_task(spec, prepared):
                   f"{socket.gethostname()} ({worker}), {spec['threads']} threads\n")
         log.flush()
         proc = subprocess.Popen([sys.executable, "-m", "rnnsound.sweeps.executor", json.dumps(spec)], stdout=log,
-                                stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+                                stderr=subprocess.STDOUT, env=env, preexec_fn=_stop_with_parent)
         code = proc.wait()
     if code == CHILD_OK:
         return read_json(run.summary)
@@ -246,6 +346,8 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
                                          resources=resources, pure=False))
         names = {f.key: name for (name, _), f in zip(runs, futures)}
         summaries = {}  # run task key -> its summary, fetched once when it finishes
+        jobs = SlurmJobs(cluster, client, opts.jobs, opts.lost_after, tqdm.write if progress else None) \
+            if opts.cluster == "slurm" else None
         with tqdm(total=len(futures), unit="run", desc="sweep", disable=not progress) as bar:
             pending = set(futures)
             while pending:
@@ -263,6 +365,8 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
                 slots = len(client.scheduler_info().get("workers", {}))
                 running = min(slots, sum(len(keys) for keys in client.processing().values()))
                 bar.set_postfix(running=running, failed=sum(s["status"] == "failed" for s in summaries.values()))
+                if jobs is not None and pending:
+                    jobs.check()
         for s in summaries.values():
             run = sweep_run(out_dir, s["name"])
             if s["status"] == "failed" and not os.path.exists(run.failed):  # retries used up: record why
@@ -275,4 +379,6 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
 
 
 if __name__ == "__main__":
+    for s in SIGNALS:  # as the rnnsound command: one line; training saves at the step in progress
+        signal.signal(s, stop_now)
     sys.exit(_child(json.loads(sys.argv[1])))

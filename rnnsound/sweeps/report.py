@@ -55,18 +55,24 @@ COLUMNS = [  # (header, how to get it from a summary)
 ]
 
 
+SUMMARY = {"name": str, "status": str}  # what every summary.json and failed.json holds
+
+
 def report(out_dir):
     """results.csv, results.md, curves.png and summary.png from the run folders of a sweep."""
     meta_path = os.path.join(out_dir, "sweep.json")
     if not os.path.exists(meta_path):
         raise UserError(f"{out_dir} holds no sweep (no sweep.json); give the --out folder of an experiment")
-    meta = read_json(meta_path, ("runs", "title", "song", "base"))
+    meta = read_json(meta_path, {"runs": list, "title": str, "song": str, "base": dict})
+    if not all(isinstance(name, str) for name in meta["runs"]):
+        raise UserError(f"{meta_path} is damaged (its runs are not all names); restore it, or rerun the sweep")
     planned = read_plan(os.path.join(out_dir, "plan.csv"))
     summaries = []
     for name in meta["runs"]:
         run = sweep_run(out_dir, name)
-        summaries.append(read_json(run.summary) if os.path.exists(run.summary) else read_json(run.failed)
-                         if os.path.exists(run.failed) else planned.get(name, {"name": name, "status": "not run yet"}))
+        found = [p for p in (run.summary, run.failed) if os.path.exists(p)]
+        summaries.append(read_json(found[0], SUMMARY) if found else
+                         planned.get(name, {"name": name, "status": "not run yet"}))
     done = [s for s in summaries if s["status"] == "done"]
     columns = list(COLUMNS)
     if meta.get("mark"):

@@ -73,7 +73,7 @@ def check_run_folder(run_dir, overrides, song):
     path = os.path.join(run_dir, "settings.json")
     if not os.path.exists(path):
         return
-    old, new = read_json(path, ("overrides", "song")), run_settings(overrides, song)
+    old, new = read_json(path, {"overrides": dict, "song": str}), run_settings(overrides, song)
     if old != new:
         keys = sorted(set(old["overrides"]) | set(new["overrides"]))
         diff = [f"{k} {old['overrides'].get(k, 'default')} -> {new['overrides'].get(k, 'default')}"

@@ -3,6 +3,7 @@ a Dask cluster, then its tables. The tables list every run of the sweep, those n
 import os
 import time
 
+from ..errors import UserError
 from ..files import read_json, write_json
 from ..song import as_song
 from .executor import run_distributed
@@ -23,6 +24,9 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
     make_out_dir(out_dir)
     meta_path = os.path.join(out_dir, "sweep.json")
     commands = read_json(meta_path).get("commands", []) if os.path.exists(meta_path) else []
+    if not isinstance(commands, list):
+        raise UserError(f"{meta_path} is damaged (commands is {commands!r}, not a list); restore it, or delete it to "
+                        "start the sweep's tables anew")
     write_json(meta_path, {"commands": commands + [command] if command and command not in commands else commands,
         "name": sweep.name, "title": sweep.title, "runs": [run_name(v) for v in sweep.variants],
         "song": song.label, "base": {**sweep.base, **extra, "epochs": epochs},

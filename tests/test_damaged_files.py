@@ -1,0 +1,269 @@
+"""Damaged and crafted files: every file the project reads back is checked as its writer checks
+its input. A flipped bit, a broken HDF5 structure, a value of the wrong type or range, a changed
+or missing song store: one line naming the file, exit status 2, nothing used."""
+import json
+import os
+import shutil
+import signal
+
+import h5py
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rnnsound import checkpoint, plots
+from rnnsound.cli import main
+from rnnsound.config import DataConfig, TrainConfig
+from rnnsound.interrupts import stop_now
+from rnnsound.prepare import prepare
+from rnnsound.sweeps import cli as sweep_cli
+from rnnsound.train import train
+
+from conftest import chord
+
+SMALL = TrainConfig(hidden=8, layers=2, epochs=2, batch_size=16, learning_rate=0.01)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-epoch run on a views dataset (its song stored in songs/ beside it)."""
+    root = tmp_path_factory.mktemp("trained")
+    sf.write(root / "chord.wav", chord(3.0), 16000, subtype="PCM_16")
+    data = str(root / "data" / "tiny.hdf5")
+    os.makedirs(os.path.dirname(data))
+    prepare(str(root / "chord.wav"), data, DataConfig(frame_size=8, seq_len=10, train_fraction=0.8), progress=False)
+    train(data, SMALL, str(root / "run"), progress=False)
+    return root
+
+
+@pytest.fixture
+def run(trained, tmp_path):
+    """A copy of the trained run, with its own copy of the dataset and song store (free to damage):
+    (run folder, dataset path, song store path)."""
+    shutil.copytree(trained / "data", tmp_path / "data")
+    shutil.copytree(trained / "run", tmp_path / "run")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    config["dataset"] = str(tmp_path / "data" / "tiny.hdf5")
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    store = [str(tmp_path / "data" / "songs" / f) for f in os.listdir(tmp_path / "data" / "songs")]
+    return str(tmp_path / "run"), config["dataset"], store[0]
+
+
+def one_line(capsys, argv, code=2):
+    got = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert got == code and "\n" not in err and "Traceback" not in err, (got, err)
+    return err
+
+
+def generate(capsys, run_dir, tmp_path, *more):
+    return one_line(capsys, ["generate", run_dir, "--seconds", "0.1", "-o", str(tmp_path / "out.wav"), "-q", *more])
+
+
+def flip_bit(path, dataset, where=0.5):
+    """Flip one bit in the middle of a contiguous HDF5 dataset's stored bytes."""
+    with h5py.File(path, "r") as f:
+        d = f[dataset].id
+        offset = d.get_offset() + int(d.get_storage_size() * where)
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)[0]
+        f.seek(offset)
+        f.write(bytes([byte ^ 0x10]))
+
+
+def break_signature(path, signature):
+    """Overwrite the first HDF5 structure signature (a local heap, a B-tree) in the file."""
+    data = bytearray(open(path, "rb").read())
+    at = data.find(signature)
+    assert at >= 0, signature
+    data[at:at + 4] = b"XXXX"
+    open(path, "wb").write(bytes(data))
+
+
+def edit_attrs(path, **attrs):
+    with h5py.File(path, "r+") as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+def test_a_flipped_bit_in_best_h5_is_detected_and_nothing_is_generated(capsys, run, tmp_path):
+    run_dir, _, _ = run
+    flip_bit(os.path.join(run_dir, "best.h5"), "params/out_W")
+    err = generate(capsys, run_dir, tmp_path)
+    assert "best.h5" in err and "sha256" in err and not (tmp_path / "out.wav").exists()
+
+
+def test_a_flipped_bit_in_last_h5_stops_resume(capsys, run):
+    run_dir, data, _ = run
+    flip_bit(os.path.join(run_dir, "last.h5"), "opt/in_W/ms")
+    log = open(os.path.join(run_dir, "log.csv")).read()
+    err = one_line(capsys, ["train", data, "--resume", run_dir, "--epochs", "3", "-q"])
+    assert "last.h5" in err and "damaged" in err
+    assert open(os.path.join(run_dir, "log.csv")).read() == log
+
+
+@pytest.mark.parametrize("signature", [b"HEAP", b"TREE"])
+def test_damaged_hdf5_structures_are_one_line_naming_the_file(capsys, run, tmp_path, signature):
+    run_dir, data, _ = run
+    break_signature(os.path.join(run_dir, "best.h5"), signature)
+    assert "best.h5" in generate(capsys, run_dir, tmp_path)
+    break_signature(data, signature)
+    assert "tiny.hdf5" in generate(capsys, run_dir, tmp_path, "--checkpoint", "last")
+
+
+def test_checkpoint_positions_are_checked_like_the_trainer_writes_them(capsys, run):
+    run_dir, data, _ = run
+    last = os.path.join(run_dir, "last.h5")
+    params, opt, meta = checkpoint.load(last)
+    checkpoint.save(last, params, opt, {**meta, "step": -5})  # a valid digest: the value itself is wrong
+    err = one_line(capsys, ["train", data, "--resume", run_dir, "--epochs", "3", "-q"])
+    assert "step is -5" in err
+    assert len(open(os.path.join(run_dir, "log.csv")).read().splitlines()) > 2  # the log is untouched
+
+
+# --- the run's settings and log ------------------------------------------------------------------
+
+@pytest.mark.parametrize("key, value, words", [("hidden", "32", "hidden is '32'"), ("recur_axis", "x", "recur-axis"),
+                                               ("learning_rate", True, "learning_rate is True")])
+def test_a_crafted_config_json_is_one_line(capsys, run, tmp_path, key, value, words):
+    run_dir, data, _ = run
+    path = os.path.join(run_dir, "config.json")
+    config = json.load(open(path))
+    config["train"][key] = value
+    json.dump(config, open(path, "w"))
+    err = generate(capsys, run_dir, tmp_path)
+    assert "config.json" in err and words in err
+    err = one_line(capsys, ["train", data, "--resume", run_dir, "--epochs", "3", "-q"])
+    assert "config.json" in err and words in err
+
+
+def test_a_partial_last_log_row_is_dropped_on_resume(run):
+    run_dir, data, _ = run
+    with open(os.path.join(run_dir, "log.csv"), "a") as f:
+        f.write("batch")  # a process killed while writing its row
+    assert main(["train", data, "--resume", run_dir, "--epochs", "3", "-q"]) == 0
+    rows = [r.split(",") for r in open(os.path.join(run_dir, "log.csv")).read().splitlines()[1:]]
+    steps = [int(r[1]) for r in rows if r[0] == "batch"]
+    assert steps == list(range(1, len(steps) + 1)) and sum(r[0] == "epoch" for r in rows) == 3
+
+
+# --- datasets and song stores --------------------------------------------------------------------
+
+def test_a_changed_song_store_is_refused_by_generate_and_resume(capsys, run, tmp_path):
+    run_dir, data, store = run
+    flip_bit(store, "samples")
+    assert "song store" in generate(capsys, run_dir, tmp_path)
+    assert "song store" in one_line(capsys, ["train", data, "--resume", run_dir, "--epochs", "3", "-q"])
+
+
+def test_a_missing_song_store_is_refused_not_read_as_zeros(capsys, run, tmp_path):
+    run_dir, data, store = run
+    os.rename(store, store + ".moved")
+    err = generate(capsys, run_dir, tmp_path)
+    assert "missing" in err and os.path.basename(store) in err
+    assert "missing" in one_line(capsys, ["train", data, "-o", str(tmp_path / "new"), "-q"])
+
+
+def _split_stop(path):
+    with h5py.File(path, "r+") as f:
+        split = f.attrs["split"].copy()
+        split["stop"][split["split"] == b"train"] = 10 ** 12
+        f.attrs["split"] = split
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda p: edit_attrs(p, sample_rate=10 ** 12), "sample-rate"),
+    (lambda p: edit_attrs(p, hop=0), "hop is 0"),
+    (lambda p: edit_attrs(p, normalisation="foo"), "normalisation is 'foo'"),
+    (lambda p: edit_attrs(p, norm_max=float("nan")), "normalisation constants"),
+    (lambda p: edit_attrs(p, seq_len=np.float64(10.0)), "seq_len"),
+    (_split_stop, "1000000000000"),
+])
+def test_crafted_dataset_attributes_are_one_line(capsys, run, tmp_path, damage, words):
+    run_dir, data, _ = run
+    damage(data)
+    err = one_line(capsys, ["train", data, "-o", str(tmp_path / "new"), "-q"])
+    assert words in err and "tiny.hdf5" in err
+    assert words in generate(capsys, run_dir, tmp_path)
+
+
+def test_damaged_sweep_files_are_one_line(capsys, tmp_path):
+    out = tmp_path / "sweep"
+    os.makedirs(out / "runs" / "a")
+    meta = {"runs": ["a"], "title": "t", "song": "s", "base": {}}
+    json.dump({**meta, "runs": "a"}, open(out / "sweep.json", "w"))
+    assert "sweep.json" in one_line(capsys, ["report", str(out)])
+    json.dump(meta, open(out / "sweep.json", "w"))
+    json.dump({"name": "a", "status": 3}, open(out / "runs" / "a" / "summary.json", "w"))
+    assert "summary.json" in one_line(capsys, ["report", str(out)])
+    from rnnsound.song import as_song
+    from rnnsound.sweeps.spec import check_run_folder
+    json.dump({"overrides": "x", "song": "s"}, open(out / "runs" / "a" / "settings.json", "w"))
+    with pytest.raises(Exception, match="settings.json is damaged"):
+        check_run_folder(str(out / "runs" / "a"), {}, as_song(None))
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+def test_an_interrupted_generate_leaves_every_clip_as_it_was(capsys, run, tmp_path, monkeypatch):
+    run_dir, _, _ = run
+    out = tmp_path / "clip.wav"
+    assert main(["generate", run_dir, "--seconds", "0.1", "-o", str(out), "--count", "2", "-q"]) == 0
+    before = {p: open(p, "rb").read() for p in sorted(tmp_path.glob("clip_*"))}
+    assert len(before) == 6  # two clips: WAV, metrics, picture
+    real, calls = plots.audio_picture, {"n": 0}
+
+    def picture_then_ctrl_c(*a):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second clip's picture: the first clip's files are staged
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*a)
+    monkeypatch.setattr(plots, "audio_picture", picture_then_ctrl_c)
+    err = one_line(capsys, ["generate", run_dir, "--seconds", "0.2", "-o", str(out), "--count", "2", "-q"], 130)
+    assert "none was written" in err
+    assert {p: open(p, "rb").read() for p in sorted(tmp_path.glob("clip_*"))} == before
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no staged or temporary file is left
+
+
+def test_tiny_durations_and_odd_output_paths_are_one_line(capsys, run, tmp_path):
+    run_dir, _, _ = run
+    assert "less than one sample" in generate(capsys, run_dir, tmp_path, "--seconds", "1e-9")
+    assert "names a folder" in one_line(capsys, ["prepare", "--minutes", "0.1", "-o", str(tmp_path / "nd") + "/", "-q"])
+    if os.path.isdir("/proc"):
+        assert "/proc/x.wav" in one_line(capsys, ["generate", run_dir, "--seconds", "0.1", "-o", "/proc/x.wav", "-q"])
+
+
+def test_prepare_never_replaces_a_file_that_is_not_a_dataset(capsys, tmp_path):
+    other = tmp_path / "other.wav"
+    sf.write(other, chord(0.5), 16000)
+    before = other.read_bytes()
+    argv = ["prepare", "--minutes", "0.1", "-F", "40", "-L", "10", "-o", str(other), "-q"]  # a song long enough
+    assert "not an HDF5 dataset" in one_line(capsys, argv)
+    assert other.read_bytes() == before
+
+
+def test_sweep_scripts_handle_signals_as_the_command_does(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(sweep_cli, "_run", lambda sweep, args: seen.update(
+        {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}))
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        from test_executor import TINY4
+        assert sweep_cli.main(TINY4, ["--out", str(tmp_path / "s"), "--plan"]) == 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert seen == {signal.SIGINT: stop_now, signal.SIGTERM: stop_now}
+
+
+def test_generations_that_cannot_fit_in_memory_are_refused_with_the_figure(capsys, run, tmp_path, monkeypatch):
+    run_dir, _, _ = run
+    err = generate(capsys, run_dir, tmp_path, "--count", "1024", "--seconds", "3600")
+    assert "GB of memory" in err and "--count" in err
+    import psutil
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 4e9})())
+    err = generate(capsys, run_dir, tmp_path, "--seconds", "3600")  # one hour: ~8 GB
+    assert "GB of memory" in err and "shorter clips" in err and not (tmp_path / "out.wav").exists()
