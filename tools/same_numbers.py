@@ -34,7 +34,7 @@ JOBS = {  # run name -> train options
     "mulaw": ["--set", "output=mulaw"],
 }
 VOLATILE_METRICS = {"run_dir"}       # the run folder's absolute path
-VOLATILE_ATTRS = {"@seconds"}        # a checkpoint's wall time
+VOLATILE_ATTRS = {"@seconds", "@sha256"}  # a checkpoint's wall time, and its digest (which covers it)
 
 
 def run_jobs(tree, work):
