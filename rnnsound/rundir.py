@@ -10,8 +10,8 @@ sweeps read and add.
   samples/            generated clips: NAME.wav, NAME.metrics.json, NAME.png
   .lock               held by the one process that trains in the folder (rnnsound.interrupts)
 A sweep's run folder (OUT/runs/NAME) adds settings.json (its overrides and song), summary.json
-(written last: the run is done), and on a Dask worker run.log and, after a failure a retry cannot
-fix, failed.json.
+(written last: the run is done), and on a Dask worker run.log, attempts.json (the step each attempt
+started from) and, after a failure a retry cannot fix, failed.json.
 """
 import os
 

@@ -26,7 +26,8 @@ def add_executor_options(parser):
     g.add_argument("--threads-per-worker", type=int, default=0, metavar="T",
                    help="threads of each run (BLAS and XLA); default: the cores divided among the workers")
     g.add_argument("--retries", type=int, default=2, help="retries of a run whose worker died or that was stopped "
-                   "(default %(default)s); a run that fails for its own reason is not retried")
+                   "without saving a later step than the attempt before (default %(default)s; a run that progresses "
+                   "continues over as many walltimes as it needs); a run that fails for its own reason is not retried")
     g.add_argument("--queue", help="batch queue / partition")
     g.add_argument("--account", help="batch account / project")
     g.add_argument("--cores", type=int, help="cores per batch job (default: --threads-per-worker)")

@@ -4,7 +4,10 @@ The serial path (`rnnsound.sweeps.run_sweep` without options) trains in the call
 
 - one **prepare task** per dataset file (keyed `prepare-<file>`), so a dataset that several runs
   share is written once, by one writer, before any of them starts;
-- one **run task** per run, keyed by its name, depending on its prepare task, with `retries`.
+- one **run task** per run, keyed by its name, depending on its prepare task. Dask retries it
+  whenever its worker dies or its run is stopped; the run gives up (failed.json) after `retries`
+  + 1 attempts in a row that ended without progress (`_no_progress`, RUN/attempts.json), so a
+  run longer than a batch job's walltime continues over as many jobs as it needs.
   The task starts the run in a fresh child process (`python -m rnnsound.sweeps.executor`): the
   threads are bounded before JAX loads (JAX must not fork after it started), its whole output goes
   to `RUN/run.log`, and it gets SIGTERM when its worker dies (PR_SET_PDEATHSIG): it saves last.h5
@@ -40,6 +43,7 @@ import time
 
 from tqdm import tqdm
 
+from .. import checkpoint
 from .. import song as songs
 from ..config import configs
 from ..errors import Interrupted, UserError
@@ -51,6 +55,7 @@ from .run import dataset_path, prepare_once, run_one
 from .spec import infeasible_summary
 
 CLUSTERS = ("slurm", "pbs", "sge")
+ENDLESS = 10_000  # Dask's retries of a run task; the run's own limit is its attempts without progress
 CHILD_OK, CHILD_USER_ERROR = 0, 2
 
 
@@ -62,7 +67,7 @@ class ExecutorOptions:
     cluster: str = None              # slurm | pbs | sge: a cluster of batch jobs through dask-jobqueue
     jobs: int = 1                    # batch jobs to start (each runs `cores // threads_per_worker` workers)
     threads_per_worker: int = 0      # threads of each run; 0: the cores divided among the workers
-    retries: int = 2                 # times a run is retried after its worker died or it was stopped
+    retries: int = 2                 # retries of a run whose worker died or that was stopped without progress
     queue: str = None                # batch-job options; None: from Dask's config (jobqueue.<cluster>.*)
     account: str = None
     cores: int = None                # per job
@@ -189,8 +194,9 @@ def start(opts):
     import dask
     from dask.distributed import Client, LocalCluster
     cores = os.cpu_count() or 1
-    # a task whose worker died is rescheduled this many times before the sweep gives up on it
-    dask.config.set({"distributed.scheduler.allowed-failures": opts.retries})
+    # a task whose worker died is rescheduled (almost) without limit: run_task itself gives up on a run
+    # that made no progress in opts.retries + 1 attempts, so a long run may outlive many walltimes
+    dask.config.set({"distributed.scheduler.allowed-failures": ENDLESS})
     if opts.workers:
         threads = opts.threads_per_worker or max(1, cores // opts.workers)
         cluster = LocalCluster(n_workers=opts.workers, threads_per_worker=1, processes=True,
@@ -270,6 +276,23 @@ def _ends_mid_line(path):
         return f.read(1) != b"\n"
 
 
+def _no_progress(run, retries):
+    """Record the step this attempt starts from (RUN/attempts.json); the reason to give up when the
+    last retries + 1 attempts all started from it (each died or was stopped before saving a later
+    step: a crash, not a walltime, which saves at the step in progress), else None."""
+    try:
+        step = checkpoint.read_meta(run.last)["step"] if os.path.exists(run.last) else 0
+    except UserError as e:
+        return str(e)
+    path = run.file("attempts.json")
+    steps = (read_json(path, {"steps": list})["steps"] if os.path.exists(path) else []) + [step]
+    write_json(path, {"steps": steps})
+    if len(steps) > retries + 1 and len(set(steps[-(retries + 2):])) == 1:
+        return (f"{retries + 1} attempts ended without progress past step {step} (their worker died or they were "
+                f"stopped); see {run.run_log}")
+    return None
+
+
 def run_task(spec, prepared):
     """Train, generate and summarise one run in a child process; returns its summary."""
     run = sweep_run(spec["out_dir"], spec["name"])
@@ -280,6 +303,11 @@ def run_task(spec, prepared):
         summary = infeasible_summary(spec["name"], spec["overrides"], prepared["reason"])
         write_json(run.summary, summary)
         return summary
+    stuck = _no_progress(run, spec["retries"])
+    if stuck:
+        failed = {"name": spec["name"], "overrides": spec["overrides"], "status": "failed", "reason": stuck}
+        write_json(run.failed, failed)
+        return failed
     worker, slot = _worker_slot()
     env = child_env(spec["threads"], slot)
     env["RNNSOUND_WORKER"] = worker
@@ -334,6 +362,10 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
             print(f"dask: {where}, {threads} thread(s) per run; dashboard {client.dashboard_link}", flush=True)
         song_json = song.to_json()
         resources = {"run": 1} if use_resource else None
+        for name, _ in runs:  # a rerun counts attempts without progress afresh
+            attempts = sweep_run(out_dir, name).file("attempts.json")
+            if os.path.exists(attempts):
+                os.remove(attempts)
         prepares, futures = {}, []
         for name, overrides in runs:
             data = dataset_path(out_dir, song, configs(overrides)[0])
@@ -341,8 +373,9 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
                 prepares[data] = client.submit(prepare_task, song_json, data, overrides,
                                                key=f"prepare-{os.path.basename(data)}", retries=opts.retries)
             spec = {"name": name, "overrides": overrides, "song": song_json, "out_dir": os.path.abspath(out_dir),
-                    "clip_seconds": clip_seconds, "temperatures": list(temperatures), "threads": threads}
-            futures.append(client.submit(run_task, spec, prepares[data], key=f"run-{name}", retries=opts.retries,
+                    "clip_seconds": clip_seconds, "temperatures": list(temperatures), "threads": threads,
+                    "retries": opts.retries}
+            futures.append(client.submit(run_task, spec, prepares[data], key=f"run-{name}", retries=ENDLESS,
                                          resources=resources, pure=False))
         names = {f.key: name for (name, _), f in zip(runs, futures)}
         summaries = {}  # run task key -> its summary, fetched once when it finishes
