@@ -319,7 +319,7 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
     cfg, params, data_path, attrs = load_run(run_dir, which)
     temperature = default_temperature(cfg) if temperature is None else temperature
     sigma = head_scale(run_dir, cfg, which) if temperature > 0 else 0.0
-    split = SongDataset(data_path, seed_split, load_in_memory=False)
+    split = SongDataset(data_path, seed_split, load_in_memory=False, attrs=attrs)
     if not 0 <= seed_index < split.num_examples:
         raise UserError(f"--seed-index {seed_index} is out of range: the {seed_split} split has examples "
                         f"0..{split.num_examples - 1}")
@@ -335,7 +335,7 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
     indices = [(seed_index + i) % split.num_examples for i in range(count)]
     seeds = split.get(indices)[0]                                            # (count, L, F) normalised
     frames = generate_frames(params, cfg, seeds, math.ceil(n_samples / F), mode, temperature, sampling_seed, sigma)
-    train = SongDataset(data_path, "train", load_in_memory=False)
+    train = SongDataset(data_path, "train", load_in_memory=False, attrs=attrs)
     idx = np.linspace(0, train.num_examples - 1, min(train.num_examples, 2000)).astype(int)
     train_frames = denormalise(train.get(np.unique(idx))[0].reshape(-1, F), norm)
     song_spectrum = metrics.log_spectrum(train_frames.reshape(-1), rate)

@@ -190,9 +190,11 @@ def norm_of(attrs):
 class SongDataset:
     """One split ("train" or "dev") of a prepared file: `get(indices)` -> (inputs, targets)."""
 
-    def __init__(self, path, split="train", load_in_memory=True):
+    def __init__(self, path, split="train", load_in_memory=True, attrs=None):
+        """`attrs`: the file's read_attrs, when the caller has them already (they open and check the
+        file and its song stores)."""
         self.path, self.split = path, split
-        self.attrs = read_attrs(path)
+        self.attrs = attrs or read_attrs(path)
         splits = self.attrs["splits"]
         if split not in splits:
             why = self.attrs["split_problems"].get(split)

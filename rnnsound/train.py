@@ -84,7 +84,7 @@ def load_splits(path, in_memory=None):
     attrs = read_attrs(path)
     if in_memory is None:
         in_memory = 2 * 4 * np.prod(attrs["shape"]) <= IN_MEMORY_MAX_BYTES
-    return attrs, SongDataset(path, "train", in_memory), SongDataset(path, "dev", in_memory)
+    return attrs, SongDataset(path, "train", in_memory, attrs), SongDataset(path, "dev", in_memory, attrs)
 
 
 def dev_metrics(net, dev, batch_size):
@@ -119,9 +119,10 @@ def _resume_from(dataset_path, sums, cfg, run, F):
                             f"{run} ...)")
         raise UserError(f"cannot resume: {run} has no config.json; give the folder of an earlier run")
     saved, old = run.read_config()
-    if changed_data(saved, sums):
+    changed = changed_data(saved, sums)
+    if changed:
         raise UserError(f"cannot resume: {run} was trained on another dataset ({saved['dataset']}; not the same: "
-                        f"{' and '.join(changed_data(saved, sums))}); give that dataset or start a new run folder")
+                        f"{' and '.join(changed)}); give that dataset or start a new run folder")
     changed = [f.name for f in dataclasses.fields(TrainConfig)
                if f.name not in ("epochs", "backend") and getattr(old, f.name) != getattr(cfg, f.name)]
     if changed:
