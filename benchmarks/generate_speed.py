@@ -8,6 +8,8 @@ apart from the generation time (median of the next calls).
   python benchmarks/generate_speed.py --frames 1000 --modes stateful --seconds 60
   python benchmarks/generate_speed.py --modes stateful --count 1,8,32   # clips side by side in one call
   python benchmarks/generate_speed.py --modes stateful --floor          # and the products alone, in JAX
+  python benchmarks/generate_speed.py --output tier --frames 40 --modes stateful --count 1,8
+                                                       # another output head, sampled at T=1
 
 With `--count N`, N clips (different seeds) are made in one compiled call and the throughput is
 N x seconds of audio per second of wall time. Blog and window mode are measured twice, with the
@@ -20,7 +22,7 @@ import time
 
 import numpy as np
 
-from rnnsound import graph
+from rnnsound import graph, heads
 from rnnsound.config import TrainConfig
 from rnnsound.generate import compile_generator, uses_lanes
 
@@ -37,16 +39,22 @@ def median_seconds(fn, repeats):
     return float(np.median(times))
 
 
-def measure(F, mode, seconds, repeats, count=1, lanes=None):
-    cfg = TrainConfig(hidden=256)
+def measure(F, mode, seconds, repeats, count=1, lanes=None, output="mse"):
+    """Real-time factor of one mode; the mse head at T=0 (the blog's generation), others drawn at T=1."""
+    cfg = TrainConfig(hidden=256, output=output)
     params = graph.init_params(F, cfg, np.random.default_rng(0))
     seed = np.random.default_rng(1).uniform(-0.5, 0.5, (count, L, F)).astype(np.float32)
     n = math.ceil(seconds * RATE / F)
+    temperature = 0.0 if output == "mse" else 1.0
+    args = (seed,)
+    if temperature:
+        shape = (n, count, L) if mode == "blog" else (n, count)
+        args += (heads.draw_noise(np.random.default_rng(2), shape, F, cfg),)
     t = time.perf_counter()
-    fn = compile_generator(params, cfg, F, L, n, mode, count=count, lanes=lanes)
-    np.asarray(fn(seed))  # JAX returns before it finishes: wait for the result
+    fn = compile_generator(params, cfg, F, L, n, mode, temperature, count=count, lanes=lanes)
+    np.asarray(fn(*args))  # JAX returns before it finishes: wait for the result
     first = time.perf_counter() - t
-    run = median_seconds(lambda: np.asarray(fn(seed)), repeats)
+    run = median_seconds(lambda: np.asarray(fn(*args)), repeats)
     in_lanes = uses_lanes(cfg, L, n) if lanes is None else lanes
     label = mode if mode == "stateful" else f"{mode}/{'lanes' if in_lanes else 'one'}"
     print(f"F={F:5d} {label:12s} {count:3d} x {n:6d} frames: {run:7.3f} s for {count} x {seconds:.0f} s of audio -> "
@@ -90,15 +98,16 @@ def main():
     p.add_argument("--count", default="1", help="clips per call, e.g. 1,8,32 (default %(default)s)")
     p.add_argument("--floor", action="store_true", help="also time the stateful step's products alone (plain JAX)")
     p.add_argument("--lanes-only", action="store_true", help="skip the one-window-at-a-time comparison")
+    p.add_argument("--output", default="mse", choices=heads.HEADS, help="output head (default %(default)s)")
     args = p.parse_args()
     for F in (int(f) for f in args.frames.split(",")):
         if args.floor:
             stateful_floor(F, args.seconds, args.repeats)
         for mode in args.modes.split(","):
             for count in (int(c) for c in args.count.split(",")):
-                run = measure(F, mode, args.seconds, args.repeats, count)
+                run = measure(F, mode, args.seconds, args.repeats, count, output=args.output)
                 if mode != "stateful" and not args.lanes_only and uses_lanes(TrainConfig(), L, math.ceil(args.seconds * RATE / F)):
-                    one = measure(F, mode, args.seconds, args.repeats, count, lanes=False)
+                    one = measure(F, mode, args.seconds, args.repeats, count, lanes=False, output=args.output)
                     print(f"    lanes are {one / run:.2f}x faster than one window at a time", flush=True)
 
 

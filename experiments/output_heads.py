@@ -1,7 +1,8 @@
 """Output heads: does a likelihood head keep the generated audio playing where the blog's MSE fades?
 
-The blog's `mse` head against a Gaussian mixture over the whole frame (`gmm`, 4 components) and a
-256-way mu-law softmax per sample (`mulaw`, only where its H x 256F output layer fits: F=40), each
+The blog's `mse` head against a Gaussian mixture over the whole frame (`gmm`, 4 components), a
+256-way mu-law softmax per sample (`mulaw`) and SampleRNN's sample-level MLP (`tier`, whose softmax
+also reads the samples before it); the last two only where their output layer fits (F=40). Each is
 trained with and without Gaussian noise on the inputs (std 0.02 in normalised units, GUESS: about
 15% of the songs' standard deviation), at (F, L) = (40, 100) and (1000, 100); everything else is
 the blog's recipe. Every run generates 30 s `stateful` and `blog` clips at temperatures 1, 0.5
@@ -14,17 +15,17 @@ loudness (BS.1770), spectral flatness, spectral distance and copying.
 """
 import sys
 
-from rnnsound.heads import MULAW_MAX_F
+from rnnsound.heads import MULAW_MAX_F, TIER_MAX_F
 from rnnsound.sweeps import Sweep, main
 
 PAIRS = ((40, 100), (1000, 100))
 NOISE = 0.02
 SWEEP = Sweep(
-    name="output_heads", title="Output heads: mse vs gmm vs mulaw, with and without input noise",
+    name="output_heads", title="Output heads: mse vs gmm vs mulaw vs tier, with and without input noise",
     base={},
     variants=tuple({"frame_size": F, "seq_len": L, "output": head, **({"input_noise": NOISE} if noise else {})}
-                   for F, L in PAIRS for head in ("mse", "gmm", "mulaw") for noise in (False, True)
-                   if head != "mulaw" or F <= MULAW_MAX_F),
+                   for F, L in PAIRS for head in ("mse", "gmm", "mulaw", "tier") for noise in (False, True)
+                   if F <= {"mulaw": MULAW_MAX_F, "tier": TIER_MAX_F}.get(head, F)),
     temperatures=(1.0, 0.5, 0.0),
 )
 

@@ -57,7 +57,7 @@ def bytes_per_step(F, cfg, width):
     H, O = cfg.hidden, heads.width(F, cfg)
     # frames and targets (3F), the head's outputs and their gradient (2 O), and the likelihood
     # heads' per-component or per-level intermediates (about as many again as their outputs)
-    return 4 * width * (cfg.layers * FLOATS_PER_STEP[cfg.cell] * H + 3 * H + 3 * F + 2 * O + (O if O != F else 0))
+    return 4 * width * (cfg.layers * FLOATS_PER_STEP[cfg.cell] * H + 3 * H + 3 * F + 2 * O + heads.intermediates(F, cfg))
 
 
 def chunk_length(F, L, cfg):
@@ -130,17 +130,20 @@ class Network:
             x, y = self._batch_vars(shape)
             lr = pt.scalar("lr", dtype="float32")
             out = graph.predict_batch(self.shared, x, self.cfg)[0]
-            loss = heads.loss(out, y, self.F, self.cfg)
+            loss = heads.loss(out, y, self.F, self.cfg, x, self.shared)
             grads = dict(zip(self.shared, pt.grad(loss, list(self.shared.values()))))
             ups, norm = optim.updates(self.shared, grads, self.opt, lr, self.cfg)
-            extra = [] if self.cfg.output == "mse" else [graph.mse(heads.mean(out, self.F, self.cfg), y)]
+            extra = [] if self.cfg.output == "mse" else [graph.mse(self._mean(out, x, y), y)]
             return self._compile([x, y, lr], [loss, *extra, norm], ups)
         return self._function(("fused", shape), build)
 
-    def _sums(self, out, y):
+    def _mean(self, out, x, y):
+        return heads.mean(out, self.F, self.cfg, x, y, self.shared)
+
+    def _sums(self, out, x, y):
         """[loss sum, squared-error sum of the head's mean]: one term for mse, where they are equal."""
-        loss = heads.loss_sum(out, y, self.F, self.cfg)
-        return [loss] if self.cfg.output == "mse" else [loss, pt.sum(pt.sqr(heads.mean(out, self.F, self.cfg) - y))]
+        loss = heads.loss_sum(out, y, self.F, self.cfg, x, self.shared)
+        return [loss] if self.cfg.output == "mse" else [loss, pt.sum(pt.sqr(self._mean(out, x, y) - y))]
 
     def _advance(self, shape):
         """(x, y, *states) -> [loss sum, (sse,) *final states]: a chunk's forward pass."""
@@ -148,7 +151,7 @@ class Network:
             x, y = self._batch_vars(shape)
             states = self._state_vars(shape)
             out, final = graph.predict_batch(self.shared, x, self.cfg, states)
-            return self._compile([x, y, *states.values()], self._sums(out, y) + [final[n] for n in self.names])
+            return self._compile([x, y, *states.values()], self._sums(out, x, y) + [final[n] for n in self.names])
         return self._function(("advance", shape), build)
 
     def _evaluate(self, shape):
@@ -158,9 +161,9 @@ class Network:
             sigma = pt.scalar("sigma", dtype="float32")
             states = self._state_vars(shape)
             out, final = graph.predict_batch(self.shared, x, self.cfg, states)
-            sums = self._sums(out, y)
+            sums = self._sums(out, x, y)
             return self._compile([x, y, sigma, *states.values()],
-                                 [sums[0], sums[-1], heads.bits_sum(out, y, self.F, self.cfg, sigma)]
+                                 [sums[0], sums[-1], heads.bits_sum(out, y, self.F, self.cfg, sigma, x, self.shared)]
                                  + [final[n] for n in self.names], unused="ignore")  # sigma: mse only
         return self._function(("evaluate", shape), build)
 
@@ -172,7 +175,7 @@ class Network:
             d_final = {n: pt.matrix("d_" + n, dtype="float32", shape=(self._width(shape), self.cfg.hidden))
                        for n in self.names}
             out, final = graph.predict_batch(self.shared, x, self.cfg, states)
-            cost = heads.loss_sum(out, y, self.F, self.cfg) / np.float32(count) + \
+            cost = heads.loss_sum(out, y, self.F, self.cfg, x, self.shared) / np.float32(count) + \
                 sum(pt.sum(final[n] * d_final[n]) for n in self.names)
             wrt = list(self.shared.values()) + list(states.values())
             return self._compile([x, y, *states.values(), *d_final.values()], pt.grad(cost, wrt))

@@ -18,7 +18,7 @@ BLOG_TRAIN_FRACTION = 160_000_000 / 174_229_537
 # `validate` checks them (the first is not always the default).
 CHOICES = {"normalisation": ("minmax", "stdev"), "dtype": ("float32", "float64"),
            "cell": ("gru", "lstm"), "recur_axis": ("time", "batch"), "optimizer": ("rmsprop", "adam"),
-           "backend": ("jax", "c", "numba"), "output": ("mse", "gmm", "mulaw")}
+           "backend": ("jax", "c", "numba"), "output": ("mse", "gmm", "mulaw", "tier")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +67,10 @@ class TrainConfig:
     bptt_chunk: int = 0           # frames per backprop chunk (exact gradient, less memory); 0 = auto
     memory_gb: float = 8.0        # GUESS: budget for stored activations that picks bptt_chunk
     backend: str = "jax"          # PyTensor linker; chosen on measurement (README, benchmarks/)
-    output: str = "mse"           # output head (rnnsound.heads): blog "mse"; "gmm" and "mulaw" go beyond it
+    output: str = "mse"           # output head (rnnsound.heads): blog "mse"; "gmm", "mulaw" and "tier" go beyond it
     mixtures: int = 4             # GUESS: Gaussian components of output=gmm (each F means and F scales)
+    tier_dim: int = 128           # GUESS: units of output=tier's sample-level MLP; SampleRNN: 1024
+    tier_context: int = 16        # GUESS: previous samples output=tier's MLP reads; SampleRNN's two tiers: 16
     input_noise: float = 0.0      # std of Gaussian noise on training inputs (normalised units); blog: none
 
     def validate(self):
@@ -86,6 +88,8 @@ class TrainConfig:
                   open_low=True)
         _in_range(self, "memory_gb", 0.0, 10 ** 4, open_ends=True)
         _in_range(self, "mixtures", 1, 256)
+        _in_range(self, "tier_dim", 1, 4096)
+        _in_range(self, "tier_context", 1, 4096)
         _in_range(self, "input_noise", 0.0, 10.0)
         return self
 

@@ -97,13 +97,15 @@ def compile_generator(params, cfg, F, L, n_frames, mode, temperature=0.0, sigma=
     linker_mode = compile_mode(cfg.backend)
     lanes = uses_lanes(cfg, L, n_frames) if lanes is None else lanes and cfg.recur_axis == "time"
 
-    def draw(out, z):
-        """(n, O) head outputs and (n, NW) noise (None at temperature 0) -> (n, F) frames."""
-        return heads.sample(out, z, F, cfg, temperature, sigma)
+    def draw(out, z, x):
+        """(n, O) head outputs, (n, NW) noise (None at temperature 0) and (n, F) the frames the
+        outputs were read from -> (n, F) frames."""
+        return heads.sample(out, z, F, cfg, temperature, sigma, x, p, linker_mode)
 
-    def draw_windows(out, z):
-        """(N, L, O) head outputs and (N, L, NW) noise -> (N, L, F): every frame of every window."""
-        frames = draw(out.reshape((N * L, -1)), None if z is None else z.reshape((N * L, nw)))
+    def draw_windows(out, z, x):
+        """(N, L, O) head outputs, (N, L, NW) noise and (N, L, F) input windows -> (N, L, F): every
+        frame of every window."""
+        frames = draw(out.reshape((N * L, -1)), None if z is None else z.reshape((N * L, nw)), x.reshape((N * L, F)))
         return frames.reshape((N, L, F))
 
     def loop(step, sequences, outputs_info, n_steps, z=None):
@@ -145,10 +147,10 @@ def _one_at_a_time(p, cfg, seeds, noise, draw, draw_windows, n_frames, mode, loo
     z0 = None if noise is None else noise[0]
     rest_noise = None if noise is None else noise[1:]
     if mode == "blog":
-        start = draw_windows(out, z0)                                        # (N, L, F): the whole predictions
+        start = draw_windows(out, z0, seeds)                                 # (N, L, F): the whole predictions
         first = start[:, -1]
     else:
-        first = draw(out[:, -1], z0)                                         # (N, F)
+        first = draw(out[:, -1], z0, seeds[:, -1])                           # (N, F)
     if n_frames == 1:
         rest = pt.zeros((0, N, F), dtype="float32")
     elif mode == "stateful":
@@ -156,16 +158,16 @@ def _one_at_a_time(p, cfg, seeds, noise, draw, draw_windows, n_frames, mode, loo
 
         def one(z, frame, *carried):
             o, new = graph.step(p, frame, dict(zip(names, carried)), cfg)
-            return [draw(o, z)] + [new[n] for n in names]
+            return [draw(o, z, frame)] + [new[n] for n in names]
         rest = loop(one, [], [first] + [states[n] for n in names], n_frames - 1, rest_noise)[0]
     else:
         def again(z, window):
             window = pt.specify_shape(window, (N, L, F))  # JAX needs the static shape inside the loop
             o = graph.predict_batch(p, window, cfg)[0]                        # (N, L, O)
             if mode == "blog":
-                nxt = draw_windows(o, z)                                      # (N, L, F)
+                nxt = draw_windows(o, z, window)                              # (N, L, F)
                 return nxt, nxt[:, -1]
-            nxt = draw(o[:, -1], z)                                           # (N, F)
+            nxt = draw(o[:, -1], z, window[:, -1])                            # (N, F)
             return pt.concatenate([window[:, 1:], nxt[:, None]], axis=1), nxt
         start = start if mode == "blog" else pt.concatenate([seeds[:, 1:], first[:, None]], axis=1)
         rest = loop(again, [], [start, None], n_frames - 1, rest_noise)[1]
@@ -202,7 +204,7 @@ def _blog_lanes(p, cfg, seeds, noise, draw_windows, n_frames, loop):
     def wave(z, seed_lanes, window, *states):
         x = pt.where(seed_lanes[None, :, None], seeds, pt.specify_shape(window, (N, L, F)))  # (N, L, F)
         o, new = graph.step(p, x.reshape((N * L, F)), _lane_states(cfg, N, L, dict(zip(names, states))), cfg)
-        nxt = draw_windows(o.reshape((N, L, -1)), z)                          # (N, L, F)
+        nxt = draw_windows(o.reshape((N, L, -1)), z, x)                       # (N, L, F)
         return [nxt] + [new[n].reshape((N, L, cfg.hidden)) for n in names] + [nxt[:, -1]]
     start = [pt.zeros((N, L, F), dtype="float32")] + [pt.zeros((N, L, cfg.hidden), dtype="float32")] * len(names)
     return loop(wave, [reads_seed], start + [None], n_frames + L - 1, z)[-1][L - 1:]
@@ -229,7 +231,7 @@ def _window_lanes(p, cfg, seeds, noise, draw, n_frames, loop):
         xw = pt.broadcast_to(xw[:, None], (N, L, xw.type.shape[-1])).reshape((N * L, -1))
         top, new = graph.recurrent_step(p, xw, _lane_states(cfg, N, L, dict(zip(names, states))), cfg)
         o = graph.output_map(p, top.reshape((N, L, cfg.hidden))[:, -1])      # (N, O): lane L-1's window ends
-        return [draw(o, z)] + [new[n].reshape((N, L, cfg.hidden)) for n in names]
+        return [draw(o, z, x)] + [new[n].reshape((N, L, cfg.hidden)) for n in names]
     start = [pt.zeros((N, F), dtype="float32")] + [pt.zeros((N, L, cfg.hidden), dtype="float32")] * len(names)
     return loop(advance, [seed_frames, from_seed], start, n_frames + L - 1, z)[0][L - 1:]
 

@@ -47,7 +47,7 @@ def param_shapes(F, cfg):
         else:
             shapes += [(f"l{i}_U", (H, 4 * H)), (f"l{i}_pi", (H,)), (f"l{i}_pf", (H,)), (f"l{i}_po", (H,))]
     width = heads.width(F, cfg)  # F for the blog's mse head
-    return shapes + [("out_W", (H, width)), ("out_b", (width,))]
+    return shapes + [("out_W", (H, width)), ("out_b", (width,))] + heads.extra_shapes(F, cfg)
 
 
 def init_params(F, cfg, rng):

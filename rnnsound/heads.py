@@ -10,6 +10,19 @@ trained and sampled. The recurrent stack (rnnsound.graph) ends in `out_W` (H, wi
 - `mulaw`: each sample of the frame as a 256-way softmax over 8-bit mu-law levels (mu = 255) of
   the normalised signal clipped to [-1, 1] (SampleRNN's choice): o = F*256 logits; trained by
   cross-entropy per sample (nats). The output layer is H x 256F, so it is refused above MULAW_MAX_F.
+- `tier`: SampleRNN's lowest tier (Mehri et al. 2017) on the frame network. o = F conditioning
+  vectors of D = tier_dim units, one per sample position of the next frame (SampleRNN's learned
+  upsampling). Sample j's 256-way mu-law softmax comes from an MLP over that vector and the
+  k = tier_context samples before it (the end of the input frame, then the frame's own samples),
+  each as its mu-law level's companded value in [-1, 1]:
+      a1 = relu(prev_k @ tier_prev + o_j);  a2 = relu(a1 @ tier_W + tier_b)
+      logits = a2 @ tier_out_W + tier_out_b                              (256,)
+  So each sample depends on the ones before it, where `mulaw` draws a frame's samples
+  independently given the frame network's state. Training feeds the true previous samples
+  (teacher forcing, every sample position of a batch in parallel); generation draws sample by
+  sample within each frame. Its loss and bits are the cross-entropy, as for `mulaw`; its "mean"
+  is the softmax's mean level given the true previous samples (the dev MSE), and at T = 0 each
+  sample is that mean given the samples generated before it.
 
 Common units, logged on dev for every head (`dev_bits`): the NLL in bits per sample of the target
 quantised to the same 8-bit mu-law levels. A level's probability is the head's probability mass
@@ -21,10 +34,14 @@ Sampling (generation) takes pre-drawn noise so that a seed fixes the audio: per 
 numbers, uniforms in [0, 1) where a category is drawn (by inverse CDF) and standard normals where a
 Gaussian is. Temperature T scales the draw: Gaussian scales times T, category logits divided by T;
 T = 0 gives the head's mean (for `mse` the prediction itself, the blog's deterministic generation).
+
+The functions take the input frames `x` (the frame before each target) and the parameters `p`
+too: only `tier` reads them (its context and its MLP).
 """
 import math
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 from pytensor.tensor.special import softmax
@@ -36,6 +53,7 @@ HEADS = CHOICES["output"]
 MU = 255
 LEVELS = MU + 1
 MULAW_MAX_F = 400      # H x 256F outputs: 26 M parameters at F=400, H=256
+TIER_MAX_F = 400       # H x F tier_dim outputs: 13 M parameters at F=400, H=256, tier_dim=128
 MIN_SCALE = 1e-4       # GUESS: floor on a component's scale (normalised units; the smallest mu-law level is 1.7e-4 wide)
 PROB_FLOOR = 1e-30     # floor on a level's probability in the bits metric
 EDGE = 1e4             # the outer level edges (+-infinity in principle; finite keeps the CDF arithmetic NaN-free)
@@ -47,7 +65,27 @@ def width(F, cfg):
         return cfg.mixtures * (1 + 2 * F)
     if cfg.output == "mulaw":
         return LEVELS * F
+    if cfg.output == "tier":
+        return cfg.tier_dim * F
     return F
+
+
+def extra_shapes(F, cfg):
+    """[(name, shape)] of a head's own parameters after the output layer: tier's sample-level MLP."""
+    if cfg.output != "tier":
+        return []
+    D = cfg.tier_dim
+    return [("tier_prev", (cfg.tier_context, D)), ("tier_W", (D, D)), ("tier_b", (D,)),
+            ("tier_out_W", (D, LEVELS)), ("tier_out_b", (LEVELS,))]
+
+
+def intermediates(F, cfg):
+    """Floats per frame a head stores for its gradient beyond its outputs (compiled.bytes_per_step)."""
+    if cfg.output in ("gmm", "mulaw"):
+        return width(F, cfg)
+    if cfg.output == "tier":  # per sample: the context, two layers of D and their ReLU masks, logits and softmax
+        return F * (cfg.tier_context + 4 * cfg.tier_dim + 3 * LEVELS)
+    return 0
 
 
 def noise_width(F, cfg):
@@ -120,14 +158,46 @@ def _gauss_interval(lo, hi, mu, scale):
     return pt.maximum(p, np.float32(PROB_FLOOR))
 
 
+def _companded(v):
+    """Samples (normalised) -> their mu-law level's companded value in [-1, 1], the tier MLP's input."""
+    return pt.cast(_encode(v), "float32") * np.float32(2 / MU) - np.float32(1)
+
+
+def _tier_context(x, y, F, k):
+    """(..., F) input frames and targets -> (rows, k): for every target sample (rows = its count),
+    the companded levels of the k samples before it, oldest first (the end of x, then y's own)."""
+    both = _companded(pt.concatenate([x.reshape((-1, F)), y.reshape((-1, F))], axis=1))     # (n, 2F)
+    return pt.stack([both[:, F - k + i:2 * F - k + i] for i in range(k)], axis=-1).reshape((-1, k))
+
+
+def _tier_logits(p, cond, context):
+    """cond (rows, D) conditioning vectors, context (rows, k) companded previous samples -> (rows, 256)."""
+    a = pt.maximum(pt.dot(context, p["tier_prev"]) + cond, np.float32(0))
+    a = pt.maximum(pt.dot(a, p["tier_W"]) + p["tier_b"], np.float32(0))
+    return pt.dot(a, p["tier_out_W"]) + p["tier_out_b"]
+
+
+def _tier_forced(o, y, F, cfg, x, p):
+    """Teacher-forced logits (rows, 256) of every target sample, given the true samples before it."""
+    return _tier_logits(p, o.reshape((-1, cfg.tier_dim)), _tier_context(x, y, F, cfg.tier_context))
+
+
+def _level_values():
+    """(256,) each mu-law level's sample value (normalised, linear scale)."""
+    return pt.constant(mulaw_decode(np.arange(LEVELS)).astype(np.float32))
+
+
 def _flat(o, y, F, cfg):
     return o.reshape((-1, width(F, cfg))), y.reshape((-1, F))
 
 
-def loss_sum(o, y, F, cfg):
+def loss_sum(o, y, F, cfg, x=None, p=None):
     """The head's training loss summed over every sample: squared error (mse) or nats."""
     if cfg.output == "mse":
         return pt.sum(pt.sqr(o - y))
+    if cfg.output == "tier":
+        onehot = pt.eq(_encode(y).reshape((-1,))[:, None], pt.arange(LEVELS, dtype="int32"))     # (rows, 256)
+        return -pt.sum(pt.switch(onehot, _log_softmax(_tier_forced(o, y, F, cfg, x, p)), np.float32(0)))
     o, y = _flat(o, y, F, cfg)
     if cfg.output == "gmm":
         logits, mu, scale = _gmm_parts(o, F, cfg.mixtures)
@@ -140,17 +210,20 @@ def loss_sum(o, y, F, cfg):
     return -pt.sum(pt.switch(onehot, logp, np.float32(0)))
 
 
-def loss(o, y, F, cfg):
+def loss(o, y, F, cfg, x=None, p=None):
     """The head's loss per sample. For mse exactly the blog's graph (mean of squares)."""
     if cfg.output == "mse":
         return pt.mean(pt.sqr(o - y))
-    return loss_sum(o, y, F, cfg) / np.float32(np.prod(y.type.shape))
+    return loss_sum(o, y, F, cfg, x, p) / np.float32(np.prod(y.type.shape))
 
 
-def mean(o, F, cfg):
-    """The head's predicted mean frame, (..., width) -> (..., F)."""
+def mean(o, F, cfg, x=None, y=None, p=None):
+    """The head's predicted mean frame, (..., width) -> (..., F). For tier, each sample's mean
+    given the true samples before it (`x`, `y`)."""
     if cfg.output == "mse":
         return o
+    if cfg.output == "tier":
+        return pt.dot(softmax(_tier_forced(o, y, F, cfg, x, p), axis=-1), _level_values()).reshape(y.shape)
     lead = [o.shape[i] for i in range(o.ndim - 1)]
     o = o.reshape((-1, width(F, cfg)))
     if cfg.output == "gmm":
@@ -161,8 +234,10 @@ def mean(o, F, cfg):
     return m.reshape((*lead, F))
 
 
-def bits_sum(o, y, F, cfg, sigma):
+def bits_sum(o, y, F, cfg, sigma, x=None, p=None):
     """Summed NLL in bits of the mu-law-quantised target; `sigma` (scalar) is the mse head's scale."""
+    if cfg.output == "tier":
+        return loss_sum(o, y, F, cfg, x, p) / np.float32(math.log(2))
     o, y = _flat(o, y, F, cfg)
     q = _encode(y)
     edges = pt.constant(level_edges().astype(np.float32))
@@ -178,8 +253,12 @@ def bits_sum(o, y, F, cfg, sigma):
     return nats / np.float32(math.log(2))
 
 
-def sample(o, noise, F, cfg, temperature, sigma=0.0):
-    """Draw frames (n, F) from the head's outputs o (n, width) with noise (n, noise_width)."""
+def sample(o, noise, F, cfg, temperature, sigma=0.0, x=None, p=None, mode=None):
+    """Draw frames (n, F) from the head's outputs o (n, width) with noise (n, noise_width). For
+    tier, `x` (n, F) are the input frames the outputs were computed from, and `mode` the PyTensor
+    mode of its loop over the frame's samples."""
+    if cfg.output == "tier":
+        return _tier_sample(o, noise, F, cfg, temperature, x, p, mode)
     if temperature == 0:
         return mean(o, F, cfg)
     t = np.float32(temperature)
@@ -195,6 +274,36 @@ def sample(o, noise, F, cfg, temperature, sigma=0.0):
     p = softmax(o.reshape((-1, F, LEVELS)) / t, axis=-1)                              # (n, F, 256)
     table = pt.constant(mulaw_decode(np.arange(LEVELS)).astype(np.float32))
     return pt.sum(pt.switch(_inverse_cdf(p, noise[:, :, None], LEVELS), table, np.float32(0)), axis=-1)
+
+
+def _tier_sample(o, noise, F, cfg, temperature, x, p, mode):
+    """Frames (n, F) drawn sample by sample: each sample's softmax reads the k samples before it,
+    the end of the input frame x (n, F) and then the samples drawn so far. At T = 0 each sample is
+    the softmax's mean level value. noise (n, F): one uniform per sample."""
+    D, k = cfg.tier_dim, cfg.tier_context
+    values = _level_values()
+    companded = pt.constant((np.arange(LEVELS) * 2 / MU - 1).astype(np.float32))
+
+    def one(cond, *rest):
+        """cond (n, D) and, when sampling, u (n,) of one sample position; window (n, k) companded."""
+        u, window = rest if temperature else (None, *rest)
+        logits = _tier_logits(p, cond, window)                                        # (n, 256)
+        if temperature == 0:
+            value = pt.dot(softmax(logits, axis=-1), values)                          # (n,)
+            level = _companded(value)
+        else:
+            pick = _inverse_cdf(softmax(logits / np.float32(temperature), axis=-1), u[:, None], LEVELS)
+            value = pt.sum(pt.switch(pick, values, np.float32(0)), axis=-1)
+            level = pt.sum(pt.switch(pick, companded, np.float32(0)), axis=-1)
+        return value, pt.concatenate([window[:, 1:], level[:, None]], axis=1)
+
+    n = o.type.shape[0]  # static when o's is: JAX needs static shapes in this loop and in a caller's loop
+    conds = o.reshape((-1, F, D)).dimshuffle(1, 0, 2)                                   # (F, n, D)
+    sequences = [conds] + ([noise.T] if temperature else [])
+    window = pt.specify_shape(_companded(x[:, F - k:]), (n, k))
+    drawn = pytensor.scan(one, sequences=sequences, outputs_info=[None, window], mode=mode,
+                          return_updates=False)[0]                                    # (F, n)
+    return pt.specify_shape(drawn.T, (n, F))
 
 
 def _inverse_cdf(p, u, C):

@@ -88,3 +88,25 @@ def sweep_summary(labels, ys, baselines, path, title):
                 label=f"baseline: {name.replace('_', ' ')}")
     ax.set_xticks(positions, [str(x) for x in labels], fontsize=8, rotation=20, ha="right")
     _finish(fig, ax, path, "run", "dev MSE", title)
+
+
+def clips_side_by_side(rows, rate, path, title=""):
+    """One row per clip: (label, seed, clip) samples -> the seed (gray) and clip's waveform on the
+    left, their spectrogram on the right (a white line where the seed ends): heads compared at a glance."""
+    fig = Figure(figsize=(14, 2.4 * len(rows)))
+    axes = fig.subplots(len(rows), 2, squeeze=False, gridspec_kw={"width_ratios": [1, 1.3]})
+    for (label, seed, clip), (a, b) in zip(rows, axes):
+        song = np.concatenate([seed, clip])
+        t = np.arange(len(song)) / rate
+        a.plot(t[:len(seed)], seed, color="gray", lw=0.3)
+        a.plot(t[len(seed):], clip, color="C0", lw=0.3)
+        a.set_ylabel(label, fontsize=9)
+        a.set_ylim(-1.05 * max(1e-6, np.abs(song).max()), 1.05 * max(1e-6, np.abs(song).max()))
+        b.specgram(song, Fs=rate, NFFT=1024, noverlap=512, cmap="magma")
+        b.axvline(len(seed) / rate, color="w", lw=1)
+        b.set_ylabel("Hz", fontsize=8)
+    axes[0][0].set_title(f"{title}: waveform (gray: the seed from the song)" if title else "waveform", fontsize=10)
+    axes[0][1].set_title("spectrogram", fontsize=10)
+    axes[-1][0].set_xlabel("seconds")
+    axes[-1][1].set_xlabel("seconds")
+    _save(fig, path)

@@ -3,7 +3,7 @@
 The run folder's files are listed in rnnsound.rundir; `log.csv` has one row per batch and per
 epoch: kind, step, epoch, batch, train_mse and dev_mse (of the output head's mean: the blog's
 metric for every head), train_loss and dev_loss (the head's own loss per sample: the MSE for
-`mse`, nats for `gmm` and `mulaw`), dev_bits (NLL of the 8-bit mu-law-quantised dev targets in
+`mse`, nats for `gmm`, `mulaw` and `tier`), dev_bits (NLL of the 8-bit mu-law-quantised dev targets in
 bits per sample, rnnsound.heads), lr, step_norm (the optimiser step's norm before clipping;
 batch rows), seconds (wall time since the run began, summed over resumes). The learning curve is
 redrawn after an epoch (at most every PLOT_SECONDS) and when training stops.

@@ -24,6 +24,18 @@ def chord(seconds, rate=16000, amp=0.5):
     return (amp / 3 * sum(np.sin(2 * np.pi * f * t) for f in (220, 330, 440))).astype(np.float32)
 
 
+def train_on_chord(folder, cfg):
+    """A run of `cfg` trained on a 4 s chord (F=40, L=10) in `folder`/run: (its path, its summary)."""
+    import soundfile as sf
+    from rnnsound.config import DataConfig
+    from rnnsound.prepare import prepare
+    from rnnsound.train import train
+    sf.write(folder / "chord.wav", chord(4.0), 16000)
+    prepare(str(folder / "chord.wav"), str(folder / "d.hdf5"), DataConfig(frame_size=40, seq_len=10, train_fraction=0.8),
+            progress=False)
+    return str(folder / "run"), train(str(folder / "d.hdf5"), cfg, str(folder / "run"), progress=False)
+
+
 @pytest.fixture
 def song_wav(tmp_path):
     path = tmp_path / "chord.wav"

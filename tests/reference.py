@@ -141,3 +141,61 @@ def head_sample(o, noise, F, output, K=1, temperature=1.0, sigma=0.0):
         return mu[rows, k] + temperature * scale[rows, k] * noise[:, 1:]
     cdf = np.cumsum(np.exp(_log_softmax(o.reshape(-1, F, LEVELS) / temperature)), axis=2)
     return mulaw_decode(np.minimum(np.sum(cdf < noise[:, :, None], axis=2), LEVELS - 1))
+
+
+# --- the tier head: SampleRNN's sample-level MLP, one sample at a time -----------------------------
+
+def _companded(v):
+    return mulaw_encode(v) * 2.0 / (LEVELS - 1) - 1.0
+
+
+def _tier_logits(p, cond, prev):
+    """cond (D,) and prev (k,) companded samples, oldest first -> (256,) logits."""
+    a = np.maximum(prev @ p["tier_prev"] + cond, 0.0)
+    a = np.maximum(a @ p["tier_W"] + p["tier_b"], 0.0)
+    return a @ p["tier_out_W"] + p["tier_out_b"]
+
+
+def tier_forced_logits(o, x, y, p, F, k):
+    """(n, F, 256): every sample's logits given the true samples before it (x's end, then y's)."""
+    o, x, y = (np.asarray(a, np.float64).reshape(-1, n) for a, n in ((o, o.shape[-1]), (x, F), (y, F)))
+    p = {name: np.asarray(v, np.float64) for name, v in p.items()}
+    D = o.shape[1] // F
+    out = np.zeros((len(y), F, LEVELS))
+    for r in range(len(y)):
+        signal = _companded(np.concatenate([x[r], y[r]]))
+        for j in range(F):
+            out[r, j] = _tier_logits(p, o[r, j * D:(j + 1) * D], signal[F + j - k:F + j])
+    return out
+
+
+def tier_loss(o, x, y, p, F, k):
+    """Summed nats of y's mu-law levels under the teacher-forced softmaxes."""
+    logp = _log_softmax(tier_forced_logits(o, x, y, p, F, k))
+    q = mulaw_encode(np.asarray(y, np.float64).reshape(-1, F))
+    return float(-np.sum(np.take_along_axis(logp, q[..., None], axis=2)))
+
+
+def tier_mean(o, x, y, p, F, k):
+    return np.exp(_log_softmax(tier_forced_logits(o, x, y, p, F, k))) @ mulaw_decode(np.arange(LEVELS))
+
+
+def tier_sample(o, noise, x, p, F, k, temperature):
+    """Frames (n, F) drawn sample by sample: each sample's softmax reads the k samples before it."""
+    o, x = np.asarray(o, np.float64), np.asarray(x, np.float64)
+    p = {name: np.asarray(v, np.float64) for name, v in p.items()}
+    D = o.shape[1] // F
+    levels = mulaw_decode(np.arange(LEVELS))
+    out = np.zeros((len(o), F))
+    for r in range(len(o)):
+        prev = list(_companded(x[r, F - k:]))
+        for j in range(F):
+            logits = _tier_logits(p, o[r, j * D:(j + 1) * D], np.array(prev[-k:]))
+            if temperature == 0:
+                value = np.exp(_log_softmax(logits)) @ levels
+            else:
+                cdf = np.cumsum(np.exp(_log_softmax(logits / temperature)))
+                value = levels[min(int(np.sum(cdf < noise[r, j])), LEVELS - 1)]
+            out[r, j] = value
+            prev.append(_companded(value))
+    return out

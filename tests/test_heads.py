@@ -17,6 +17,7 @@ from rnnsound.compiled import Network
 import reference  # tests/reference.py: the numpy oracle
 
 F, K = 3, 2
+FRAME_HEADS = [h for h in heads.HEADS if h != "tier"]  # heads that read only the network's outputs (tier: test_tier.py)
 
 
 def cfg_for(output, **kw):
@@ -29,7 +30,7 @@ def random_outputs(output, n, rng, spread=1.0):
     return o, y
 
 
-@pytest.mark.parametrize("output", heads.HEADS)
+@pytest.mark.parametrize("output", FRAME_HEADS)
 def test_loss_gradient_and_bits_match_float64_numpy(output):
     rng = np.random.default_rng(0)
     cfg = cfg_for(output)
@@ -102,7 +103,7 @@ def sampler_for(cfg, temperature=1.0, sigma=0.0):
     return run
 
 
-@pytest.mark.parametrize("output", heads.HEADS)
+@pytest.mark.parametrize("output", FRAME_HEADS)
 def test_sampler_draws_what_numpy_draws(output):
     rng = np.random.default_rng(2)
     cfg = cfg_for(output)
@@ -142,7 +143,7 @@ def test_mulaw_sampler_matches_the_softmax():
     np.testing.assert_allclose(draws.var(0), var, rtol=0.03)
 
 
-@pytest.mark.parametrize("output", heads.HEADS)
+@pytest.mark.parametrize("output", FRAME_HEADS)
 def test_temperature_zero_is_the_deterministic_mean(output):
     rng = np.random.default_rng(5)
     o, _ = random_outputs(output, 8, rng)
@@ -153,28 +154,31 @@ def test_temperature_zero_is_the_deterministic_mean(output):
     assert not np.allclose(sampler(output, 1.0, 0.1)(o, z1), sampler(output, 1.0, 0.1)(o, z2))
 
 
-def numpy_sampled_generation(params, cfg, seed, n, mode, noise, temperature, sigma):
-    """The three modes with sampling, written out with the numpy reference network and heads."""
-    def draw(o, z):
-        return reference.head_sample(o, z, F, cfg.output, K, temperature, sigma)
+def numpy_sampled_generation(params, cfg, seed, n, mode, noise, temperature, sigma, draw=None):
+    """The three modes with sampling, written out with the numpy reference network and heads.
+    `draw(o, z, x)` draws frames from head outputs o read from input frames x (default: the
+    frame heads of reference.head_sample, which do not read x)."""
+    if draw is None:
+        def draw(o, z, x):
+            return reference.head_sample(o, z, F, cfg.output, K, temperature, sigma)
     pred, states = reference.predict(params, seed[None], cfg.cell, cfg.layers)
     if mode == "blog":
-        window = draw(pred[0], noise[0])
+        window = draw(pred[0], noise[0], seed)
         out = [window[-1]]
     else:
-        out = [draw(pred[0, -1:], noise[0:1])[0]]
+        out = [draw(pred[0, -1:], noise[0:1], seed[-1:])[0]]
         window = np.concatenate([seed[1:], out[-1][None]])
     for i in range(1, n):
         if mode == "stateful":
             nxt, states = reference.predict(params, out[-1][None, None], cfg.cell, cfg.layers, states=states)
-            out.append(draw(nxt[0, -1:], noise[i:i + 1])[0])
+            out.append(draw(nxt[0, -1:], noise[i:i + 1], out[-1][None])[0])
             continue
         o = reference.predict(params, window[None], cfg.cell, cfg.layers)[0][0]
         if mode == "blog":
-            window = draw(o, noise[i])
+            window = draw(o, noise[i], window)
             out.append(window[-1])
         else:
-            out.append(draw(o[-1:], noise[i:i + 1])[0])
+            out.append(draw(o[-1:], noise[i:i + 1], window[-1:])[0])
             window = np.concatenate([window[1:], out[-1][None]])
     return np.stack(out)
 
@@ -257,7 +261,7 @@ def test_a_sweep_refuses_mulaw_at_large_frames_before_any_work():
 
 def test_bad_head_settings_are_one_line():
     from rnnsound.config import with_overrides
-    for key, value, msg in (("output", "softmax", "output must be one of mse, gmm, mulaw"),
+    for key, value, msg in (("output", "softmax", "output must be one of mse, gmm, mulaw, tier"),
                             ("mixtures", "0", "mixtures must be in"), ("input_noise", "-1", "input-noise must be in")):
         with pytest.raises(UserError, match=msg):
             with_overrides(TrainConfig(), {key: value})
@@ -281,18 +285,8 @@ def test_loudness_and_flatness_metrics():
 @pytest.fixture(scope="module")
 def gmm_run(tmp_path_factory):
     """A gmm head trained briefly on a chord (F=40, L=10)."""
-    import soundfile as sf
-    from conftest import chord
-    from rnnsound.config import DataConfig
-    from rnnsound.prepare import prepare
-    from rnnsound.train import train
-    d = tmp_path_factory.mktemp("gmm")
-    sf.write(d / "chord.wav", chord(4.0), 16000)
-    prepare(str(d / "chord.wav"), str(d / "d.hdf5"), DataConfig(frame_size=40, seq_len=10, train_fraction=0.8),
-            progress=False)
-    s = train(str(d / "d.hdf5"), TrainConfig(output="gmm", hidden=16, epochs=2, batch_size=32), str(d / "run"),
-              progress=False)
-    return str(d / "run"), s
+    from conftest import train_on_chord
+    return train_on_chord(tmp_path_factory.mktemp("gmm"), TrainConfig(output="gmm", hidden=16, epochs=2, batch_size=32))
 
 
 def test_a_briefly_trained_gmm_clip_keeps_playing(gmm_run, tmp_path, capsys):
