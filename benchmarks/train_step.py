@@ -22,6 +22,13 @@ compiled function is reported separately as compile time.
   python benchmarks/train_step.py --memory             # peak memory at F=40, L=10000 (subprocess)
   python benchmarks/train_step.py --output mse,gmm,mulaw --frames 40 --backends jax
                                                        # output heads, interleaved with mse: "x mse" ratios
+  python benchmarks/train_step.py --gemm               # the step's matrix products alone: which kernel
+                                                       # XLA picks, its rate against numpy and PyTorch
+
+--gemm times each matrix-product shape of a training step (batch 128, L=100, H=256) in a loop of
+100 dependent products, as the recurrence runs them: through XLA (naming the kernel its compiled
+HLO calls: YNNPACK, XNNPACK, oneDNN or XLA's own dot), numpy (its BLAS) and PyTorch (oneDNN/MKL),
+in one process, interleaved.
 """
 import argparse
 import os
@@ -162,6 +169,69 @@ def memory(F, seq_len, backend):
           f"first step {float(out[1]):.1f} s, next step {float(out[2]):.1f} s", flush=True)
 
 
+GEMM_SHAPES = (  # (what, m, k, n): an (m, k) @ (k, n) product of the step
+    ("GRU fwd h @ Ug (in the loop)", B, H, 2 * H),
+    ("GRU fwd (r*h) @ U (in the loop)", B, H, H),
+    ("GRU [Ug | U] fused width", B, H, 3 * H),
+    ("GRU bwd d @ U^T (3 per step)", B, H, H),
+    ("LSTM fwd h @ U (in the loop)", B, H, 4 * H),
+    ("LSTM bwd dpre @ U^T (in the loop)", B, 4 * H, H),
+    ("GRU input map, hoisted (L*B rows)", L * B, H, 3 * H),
+    ("LSTM weight gradient, hoisted", H, L * B, 4 * H),
+    ("F=4000 input map", L * B, 4000, H),
+    ("F=4000 output map", L * B, H, 4000),
+)
+
+
+def xla_kernel(compiled_text):
+    """The library XLA:CPU's compiled HLO calls for its dots."""
+    for marker, name in (("__ynn_fusion", "YNNPACK"), ("__xnn_fusion", "XNNPACK"), ("onednn", "oneDNN")):
+        if marker in compiled_text:
+            return name
+    return "XLA dot (Eigen)" if " dot(" in compiled_text else "?"
+
+
+def gemm_profile(repeats, loops=100):
+    """Rates of the step's product shapes through XLA, numpy and PyTorch (see --gemm)."""
+    import jax
+    import jax.numpy as jnp
+    rng = np.random.default_rng(0)
+    rate, _ = gemm_rate()
+    print(f"float32 GEMM reference (2048^2, the better of numpy and XLA): {rate:.0f} GFLOP/s; {loops} dependent "
+          "products per call, median of the calls", flush=True)
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count())
+    except ImportError:
+        torch = None
+    for what, m, k, n in GEMM_SHAPES:
+        count = loops if m * k * n < 1e9 else 5       # the hoisted products are large: a few suffice
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+
+        def chained(a, b):  # each product's input depends on the loop counter, so none is hoisted
+            return jax.lax.fori_loop(0, count, lambda i, acc: acc + (a * i.astype(jnp.float32)) @ b,
+                                     jnp.zeros((m, n), jnp.float32))
+        fn = jax.jit(chained)
+        ja, jb = jnp.asarray(a), jnp.asarray(b)
+        kernel = xla_kernel(fn.lower(ja, jb).compile().as_text())
+        calls = {"xla": lambda: fn(ja, jb).block_until_ready(),
+                 "numpy": lambda: [a @ b for _ in range(count)]}
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            calls["torch"] = lambda: [torch.mm(ta, tb) for _ in range(count)]
+        times = {name: [] for name in calls}
+        for fn_ in calls.values():
+            fn_()
+        for _ in range(repeats):
+            for name, fn_ in calls.items():
+                times[name].append(timed(fn_) / count)
+        flops = 2 * m * k * n
+        cells = "; ".join(f"{name} {1e6 * np.median(t):8.1f} us {flops / np.median(t) / 1e9:5.0f} GFLOP/s "
+                          f"({100 * flops / np.median(t) / 1e9 / rate:3.0f}%)" for name, t in times.items())
+        print(f"{what:36s} {m:5d}x{k:<5d} @ {k:5d}x{n:<5d} [{kernel}]: {cells}", flush=True)
+
+
 def main():
     use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -173,7 +243,11 @@ def main():
                    "instead of PyTorch (default %(default)s)")
     p.add_argument("--mixtures", type=int, default=4, help="components of the gmm head (default %(default)s)")
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="recurrent cell (default %(default)s)")
+    p.add_argument("--gemm", action="store_true", help="only time the step's matrix-product shapes (see above)")
     args = p.parse_args()
+    if args.gemm:
+        gemm_profile(args.repeats)
+        return
     if args.memory:
         memory(40, 10000, args.backends.split(",")[0])
         return
