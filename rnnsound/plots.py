@@ -110,3 +110,19 @@ def clips_side_by_side(rows, rate, path, title=""):
     axes[-1][0].set_xlabel("seconds")
     axes[-1][1].set_xlabel("seconds")
     _save(fig, path)
+
+
+def bits_over_time(runs, path, title=""):
+    """Dev bits per sample against training wall time, one line per run: runs = {label: log rows}.
+    Heads of different step costs compared at equal training time."""
+    fig, ax = _figure()
+    for label, rows in runs.items():
+        epoch = [r for r in rows if r["kind"] == "epoch" and r.get("dev_bits")]
+        ax.plot([float(r["seconds"]) / 60 for r in epoch], [float(r["dev_bits"]) for r in epoch], "o-", ms=3,
+                label=label)
+    ax.set_xlabel("training wall time (minutes)")
+    ax.set_ylabel("dev bits per sample (8-bit mu-law)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)

@@ -110,14 +110,16 @@ def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wa
 def test_blog_clips_are_whole_up_to_l_100_and_within_budget_beyond():
     from rnnsound.config import TrainConfig
     from rnnsound.generate import uses_lanes
-    from rnnsound.sweeps.run import BLOG_BUDGET, blog_frames
-    for cfg in (TrainConfig(), TrainConfig(recur_axis="batch")):
+    from rnnsound.sweeps.run import BLOG_BUDGET, SAMPLE_STEP_COST, blog_frames
+    for cfg in (TrainConfig(), TrainConfig(recur_axis="batch"), TrainConfig(output="tier")):
         for F in (40, 50, 100, 800, 1000, 4000, 40000):
             for L in (50, 100, 1000, 4000, 10000):
                 n = -(-30 * 16000 // F)
-                got = blog_frames(cfg, L, n)
+                got = blog_frames(cfg, F, L, n)
                 assert 1 <= got <= n
-                if L <= 100 and cfg.recur_axis == "time":
+                if L <= 100 and cfg.recur_axis == "time" and cfg.output != "tier":
                     assert got == n, (F, L)
                 cost = (got + L - 1) * L if uses_lanes(cfg, L, got) else got * L
+                cost *= 1 + SAMPLE_STEP_COST * F if cfg.output == "tier" else 1
                 assert got == 1 or cost <= BLOG_BUDGET["lanes" if uses_lanes(cfg, L, got) else "one"], (F, L)
+    assert blog_frames(TrainConfig(output="tier"), 40, 100, 12000) == 401      # 1 s at 16 kHz

@@ -155,7 +155,8 @@ def test_tier_refuses_frames_it_cannot_serve():
 def tier_run(tmp_path_factory):
     """A tier head trained briefly on a chord (F=40, L=10)."""
     from conftest import train_on_chord
-    return train_on_chord(tmp_path_factory.mktemp("tier"), TrainConfig(output="tier", hidden=16, tier_dim=16, epochs=2, batch_size=32))
+    cfg = TrainConfig(output="tier", hidden=16, tier_dim=16, epochs=2, batch_size=32)
+    return train_on_chord(tmp_path_factory.mktemp("tier"), cfg)
 
 
 def test_a_trained_tier_run_logs_bits_and_generates_in_every_mode(tier_run, tmp_path):

@@ -3,6 +3,9 @@ after its seed (rnnsound.plots.clips_side_by_side), e.g. every output head's sta
 
   python tools/heads_figure.py results/output_heads --mode stateful --temperature 1 -o heads.png
   python tools/heads_figure.py results/output_heads --only '*input_noise*' -o noisy.png
+  python tools/heads_figure.py results/output_heads --bits bits.png -o heads.png
+                              # and each run's dev bits against training time, with a table of
+                              # every run's bits at the times the runs finished
 
 Runs are drawn in the sweep's order, one row each, labelled by their head; a run folder without
 that clip is left out and named on stderr.
@@ -17,7 +20,7 @@ import soundfile as sf
 
 from rnnsound import plots
 from rnnsound.errors import UserError
-from rnnsound.files import read_json
+from rnnsound.files import read_csv, read_json
 from rnnsound.prepare import denormalise
 from rnnsound.rundir import RunFolder
 from rnnsound.runtime import exit_status
@@ -31,12 +34,32 @@ def seed_audio(saved, metrics):
     return denormalise(split.get([metrics["seed_index"]])[0][0].reshape(-1), norm_of(attrs))
 
 
-def draw(out, mode, temperature, only, path):
+def bits_at(rows, seconds):
+    """(dev bits, seconds) of the last epoch that ended by `seconds` of training (None before the first)."""
+    done = [r for r in rows if r["kind"] == "epoch" and r.get("dev_bits") and float(r["seconds"]) <= seconds]
+    return (float(done[-1]["dev_bits"]), float(done[-1]["seconds"])) if done else (None, None)
+
+
+def bits(logs, path):
+    """Each run's dev bits over training time (a picture), and a table at equal training times:
+    every run's bits at the moment each run finished."""
+    plots.bits_over_time(logs, path, "dev bits per sample against training time")
+    ends = sorted({label: max(float(r["seconds"]) for r in rows if r["kind"] == "epoch")
+                   for label, rows in logs.items()}.items(), key=lambda kv: kv[1])
+    print(f"{path}; dev bits per sample of each run (rows) at the time each run finished training (columns), "
+          "from its last epoch by then:")
+    print(f"  {'':24s}" + "".join(f"{f'{label} {end / 60:.1f} min':>22s}" for label, end in ends))
+    for label, rows in logs.items():
+        cells = [bits_at(rows, end)[0] for _, end in ends]
+        print(f"  {label:24s}" + "".join(f"{'-' if c is None else f'{c:.3f}':>22s}" for c in cells))
+
+
+def draw(out, mode, temperature, only, path, bits_path=None):
     if not os.path.exists(os.path.join(out, "sweep.json")):
         raise UserError(f"{out} is not a sweep's results folder (no sweep.json); give the --out of an experiment")
     sweep = read_json(os.path.join(out, "sweep.json"), {"runs": list})
     stem = f"{mode}_t{temperature:g}"
-    rows, rate = [], None
+    rows, rate, logs = [], None, {}
     for run in sweep["runs"]:
         name = run["name"] if isinstance(run, dict) else run
         if not fnmatch.fnmatch(name, only):
@@ -50,13 +73,17 @@ def draw(out, mode, temperature, only, path):
             continue
         clip, rate = sf.read(wav, dtype="float64")
         metrics = read_json(wav[:-4] + ".metrics.json", {"seed_index": int, "seed_split": str})
-        saved, cfg = RunFolder(run_dir).read_config()
+        run = RunFolder(run_dir)
+        saved, cfg = run.read_config()
         label = cfg.output + (f", noise {cfg.input_noise:g}" if cfg.input_noise else "")
         rows.append((label, seed_audio(saved, metrics), clip))
+        logs[label] = read_csv(run.log)
     if not rows:
         raise UserError(f"no run of {out} matching {only!r} has a {stem}.wav clip")
     plots.clips_side_by_side(rows, rate, path, f"{mode} clips at T={temperature:g}")
     print(f"{path}: {len(rows)} clips")
+    if bits_path:
+        bits(logs, bits_path)
 
 
 def main():
@@ -66,8 +93,9 @@ def main():
     p.add_argument("--temperature", type=float, default=1.0, help="their temperature (default %(default)s)")
     p.add_argument("--only", default="*", help="runs whose names match this pattern (default: all)")
     p.add_argument("-o", "--output", required=True, help="the PNG to write")
+    p.add_argument("--bits", metavar="PNG", help="also draw each run's dev bits against training time")
     args = p.parse_args()
-    return exit_status("heads_figure", draw, args.out, args.mode, args.temperature, args.only, args.output)
+    return exit_status("heads_figure", draw, args.out, args.mode, args.temperature, args.only, args.output, args.bits)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ clips, and write summary.json in its run folder, the marker that it is done.
 
 Rerunning skips a finished run and resumes an interrupted one from its last.h5. A pair (F, L)
 the song cannot hold is recorded as infeasible with the reason. The `blog` clip re-reads a whole
-L-frame window per output frame, so its length is capped by BLOG_BUDGET (never at L <= 100).
+L-frame window per output frame, so its length is capped by BLOG_BUDGET (never at L <= 100, except
+for the tier head, whose every frame step also draws its F samples one after the other).
 """
 import math
 import os
@@ -25,6 +26,10 @@ from .spec import check_run_folder, dataset_name, describe_run, infeasible_summa
 # keeps a blog clip under a minute of a 2x256 GRU on a 2-core CPU; 30 s at F=40, L=100 in lanes
 # is 1,209,900.
 BLOG_BUDGET = {"lanes": 1_250_000, "one": 600_000}
+# The tier head's sample step (its MLP at one sample position of every row) against a network step
+# of that GRU: ~0.6 at F=40 (benchmarks/generate_speed.py --output tier), so a frame step of tier
+# costs 1 + 0.6 F network steps: a blog clip of tier at F=40, L=100 gets 1 s.
+SAMPLE_STEP_COST = 0.6
 CLIP_METRICS = ("seconds", "fade_ratio", "clipped_fraction", "tick_score", "spectral_distance_db", "copy_fraction",
                 "audible_fraction", "nearest_train_rms_median", "loudness_max_deviation_db", "spectral_flatness",
                 "song_spectral_flatness", "temperature")
@@ -35,12 +40,14 @@ def clip_key(mode, temperature):
     return mode if temperature is None else f"{mode}_t{temperature:g}"
 
 
-def blog_frames(cfg, L, n_frames):
+def blog_frames(cfg, F, L, n_frames):
     """The most frames, up to n_frames, a blog clip makes within BLOG_BUDGET (at least one)."""
-    lanes = min(n_frames, BLOG_BUDGET["lanes"] // L - L + 1)
+    cost = 1 + SAMPLE_STEP_COST * F if cfg.output == "tier" else 1            # network steps per frame step
+    budget = {k: int(v / cost) for k, v in BLOG_BUDGET.items()}
+    lanes = min(n_frames, budget["lanes"] // L - L + 1)
     if uses_lanes(cfg, L, lanes):
         return lanes
-    one = min(n_frames, BLOG_BUDGET["one"] // L)
+    one = min(n_frames, budget["one"] // L)
     return max(1, L - 1 if uses_lanes(cfg, L, one) else one)  # fewer than L frames: one at a time
 
 
@@ -94,7 +101,8 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, te
 
 def make_clips(run, summary, tcfg, dcfg, clip_seconds, temperatures):
     """A stateful and a blog clip at each temperature; their metrics go into `summary` by clip key."""
-    frames = blog_frames(tcfg, dcfg.seq_len, math.ceil(clip_seconds * dcfg.sample_rate / dcfg.frame_size))
+    frames = blog_frames(tcfg, dcfg.frame_size, dcfg.seq_len,
+                         math.ceil(clip_seconds * dcfg.sample_rate / dcfg.frame_size))
     blog_seconds = min(clip_seconds, frames * dcfg.frame_size / dcfg.sample_rate)
     clips = []
     for temperature in temperatures:
