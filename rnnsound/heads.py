@@ -98,6 +98,13 @@ def check(F, cfg):
         n = (cfg.hidden + 1) * LEVELS * F
         raise UserError(f"output=mulaw at frame size {F} needs an output layer of {cfg.hidden} x {LEVELS * F} = "
                         f"{n:,} parameters; use it with F <= {MULAW_MAX_F}, or use output=gmm")
+    if cfg.output == "tier" and F > TIER_MAX_F:
+        n = (cfg.hidden + 1) * cfg.tier_dim * F
+        raise UserError(f"output=tier at frame size {F} needs an output layer of {cfg.hidden} x {cfg.tier_dim * F} = "
+                        f"{n:,} parameters; use it with F <= {TIER_MAX_F}, or use output=gmm")
+    if cfg.output == "tier" and cfg.tier_context > F:
+        raise UserError(f"output=tier reads tier_context={cfg.tier_context} previous samples, more than the frame "
+                        f"size {F}; use --set tier_context={F} or less")
 
 
 # --- mu-law (numpy) -------------------------------------------------------------------------------
