@@ -172,7 +172,7 @@ def memory(F, seq_len, backend):
 GEMM_SHAPES = (  # (what, m, k, n): an (m, k) @ (k, n) product of the step
     ("GRU fwd h @ Ug (in the loop)", B, H, 2 * H),
     ("GRU fwd (r*h) @ U (in the loop)", B, H, H),
-    ("GRU [Ug | U] fused width", B, H, 3 * H),
+    ("GRU h @ [Ug, U], one 768-wide product", B, H, 3 * H),
     ("GRU bwd d @ U^T (3 per step)", B, H, H),
     ("LSTM fwd h @ U (in the loop)", B, H, 4 * H),
     ("LSTM bwd dpre @ U^T (in the loop)", B, 4 * H, H),
