@@ -279,8 +279,7 @@ def sample(o, noise, F, cfg, temperature, sigma=0.0, x=None, p=None, mode=None):
         s = pt.sum(pt.switch(pick, scale, np.float32(0)), axis=1)
         return m + t * s * noise[:, 1:]
     p = softmax(o.reshape((-1, F, LEVELS)) / t, axis=-1)                              # (n, F, 256)
-    table = pt.constant(mulaw_decode(np.arange(LEVELS)).astype(np.float32))
-    return pt.sum(pt.switch(_inverse_cdf(p, noise[:, :, None], LEVELS), table, np.float32(0)), axis=-1)
+    return pt.sum(pt.switch(_inverse_cdf(p, noise[:, :, None], LEVELS), _level_values(), np.float32(0)), axis=-1)
 
 
 def _tier_sample(o, noise, F, cfg, temperature, x, p, mode):
