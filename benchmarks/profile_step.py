@@ -62,7 +62,8 @@ def profile(F, cell, repeats):
     grads = pt.grad(loss, list(p.values()))
     fns = {
         "input map": (pytensor.function([xv], graph.input_map(p, xv), mode=mode), (x,)),
-        "recurrence": (pytensor.function([hv], graph.recurrent_stack(p, hv, zeros, cell, cfg.layers, H)[0], mode=mode),
+        "recurrence": (pytensor.function([hv], graph.recurrent_stack(p, graph.layer_input(p, 0, hv), zeros, cell, cfg.layers,
+                                                                    H)[0], mode=mode),
                        (h_in,)),
         "output map": (pytensor.function([tv, yv], graph.mse(graph.output_map(p, tv), yv), mode=mode), (h_top, y)),
         "forward": (pytensor.function([xv, yv], loss, mode=mode), (x, y)),

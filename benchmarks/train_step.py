@@ -24,12 +24,20 @@ compiled function is reported separately as compile time.
                                                        # output heads, interleaved with mse: "x mse" ratios
   python benchmarks/train_step.py --gemm               # the step's matrix products alone: which kernel
                                                        # XLA picks, its rate against numpy and PyTorch
+  python benchmarks/train_step.py --allocator both     # glibc's default allocator, then rnnsound's
+                                                       # (rnnsound.allocator), each against PyTorch
 
 --gemm times each matrix-product shape of a training step (batch 128, L=100, H=256) in a loop of
 100 dependent products, as the recurrence runs them: through XLA (naming the kernel its compiled
 HLO calls: YNNPACK, XNNPACK, oneDNN or XLA's own dot), numpy (its BLAS) and PyTorch (oneDNN/MKL),
 in one process, interleaved.
+
+The allocator setting of rnnsound (rnnsound.allocator, set when rnnsound is imported, hence the
+import below before numpy) applies to the whole process: PyTorch, interleaved in it, gets it too.
+--allocator system runs with glibc's defaults instead (RNNSOUND_SYSTEM_MALLOC=1), for both.
 """
+import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator setting (see above)
+
 import argparse
 import os
 import resource
@@ -146,15 +154,20 @@ def compare_one(F, backend, repeats, outputs=("mse",), mixtures=4, cell="gru"):
         print(f"{cell} " + line, flush=True)
 
 
-def compare(frames, backends, repeats, outputs=("mse",), mixtures=4, cell="gru"):
-    """One subprocess per (F, backend): PyTensor graphs compiled for two backends in one process
-    interfere (rewrites of one leave ops the other cannot convert), and each gets a cold start."""
+def compare(frames, backends, repeats, outputs=("mse",), mixtures=4, cell="gru", allocators=("kept",)):
+    """One subprocess per (F, backend, allocator): PyTensor graphs compiled for two backends in one
+    process interfere (rewrites of one leave ops the other cannot convert), each gets a cold start,
+    and the allocator is chosen when a process starts."""
     for F in frames:
         for b in backends:
-            code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
-                    f"from train_step import compare_one; compare_one({F}, {b!r}, {repeats}, {tuple(outputs)!r}, {mixtures}, "
-                    f"{cell!r})")
-            subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True)
+            for allocator in allocators:
+                code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+                        f"from train_step import compare_one; compare_one({F}, {b!r}, {repeats}, {tuple(outputs)!r}, "
+                        f"{mixtures}, {cell!r})")
+                env = dict(os.environ, RNNSOUND_SYSTEM_MALLOC="1" if allocator == "system" else "")
+                if len(allocators) > 1:
+                    print(f"allocator: {allocator}", flush=True)
+                subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True, env=env)
 
 
 def memory(F, seq_len, backend):
@@ -244,6 +257,8 @@ def main():
     p.add_argument("--mixtures", type=int, default=4, help="components of the gmm head (default %(default)s)")
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="recurrent cell (default %(default)s)")
     p.add_argument("--gemm", action="store_true", help="only time the step's matrix-product shapes (see above)")
+    p.add_argument("--allocator", choices=("kept", "system", "both"), default="kept",
+                   help="rnnsound's allocator setting, glibc's defaults, or both in turn (default %(default)s)")
     args = p.parse_args()
     if args.gemm:
         gemm_profile(args.repeats)
@@ -254,8 +269,9 @@ def main():
     outputs = tuple(args.output.split(","))
     if outputs != ("mse",) and "mse" not in outputs:
         outputs = ("mse",) + outputs
+    allocators = ("system", "kept") if args.allocator == "both" else (args.allocator,)
     compare([int(f) for f in args.frames.split(",")], args.backends.split(","), args.repeats, outputs, args.mixtures,
-            args.cell)
+            args.cell, allocators)
 
 
 if __name__ == "__main__":

@@ -4,3 +4,7 @@ Raw audio -> frames -> a 2-layer GRU (or LSTM) compiled with PyTensor, trained b
 blog's RMSProp recipe -> 30 s of generated audio. See README.md.
 """
 __version__ = "0.1.0"
+
+from .allocator import keep_freed_memory
+
+ALLOCATOR_KEEPS_MEMORY = keep_freed_memory()  # before JAX starts its threads: see rnnsound.allocator

@@ -85,15 +85,16 @@ def output_map(p, h):
     return pt.dot(h, p["out_W"]) + p["out_b"]
 
 
-def recurrent_stack(p, h, states, cell, layers, H):
-    """h (steps, width, H) input-mapped frames -> top-layer states (steps, width, H), final states.
+def recurrent_stack(p, xw, states, cell, layers, H):
+    """xw (steps, width, kH) layer 0's gate input map -> top-layer states (steps, width, H), final states.
 
     `p` maps names to symbolic parameters; `states` maps state_names(...) to (width, H) tensors.
     H is a Python int: slices inside the step must be static for the JAX backend.
     """
     final = {}
     for i in range(layers):
-        xw = layer_input(p, i, h)                         # (steps, width, kH): hoisted out of scan
+        if i:
+            xw = layer_input(p, i, h)                     # (steps, width, kH): hoisted out of scan
         if cell == "gru":
             h = cells.gru(xw, states[f"l{i}_h"], p[f"l{i}_Ug"], p[f"l{i}_U"], H)
         else:
@@ -104,11 +105,33 @@ def recurrent_stack(p, h, states, cell, layers, H):
     return h, final
 
 
-def to_recurrence_axis(batch, recur_axis):
-    """(batch, L, ...) <-> the (steps, width, ...) layout the scan walks over (see module doc).
+def folds_input_map(F, cell, H):
+    """Whether a batch's frames go through Linear(F->H) and layer 0's Linear(H->kH) as one F x kH
+    matrix (in_W @ l0_W): the same function (an affine map of an affine map), in fewer flops when F
+    is small. Per frame, forward and backward: folded 2 F kH (x @ M, and M's gradient x^T @ d),
+    unfolded 2 F H + 3 H kH (the two maps, in_W's gradient, and layer 0's input gradient and
+    weight gradient). Folded below F = 512 for the LSTM and 576 for the GRU at H = 256."""
+    k = gate_count(cell)
+    return 2 * F * k * H < 2 * F * H + 3 * H * k * H
 
-    Applied to H-wide tensors only: transposing the F-wide frames would cost more at large F.
+
+def first_layer_input(p, x, cfg):
+    """(batch, L, F) frames -> (steps, width, kH) layer 0's gate input map, in the recurrence's layout.
+
+    Folded (see folds_input_map): the frames are transposed (F-wide, narrower than the kH-wide
+    result) and multiplied by in_W @ l0_W, formed once per call. Otherwise the H-wide input map is
+    transposed and mapped (transposing F-wide frames would cost more at large F).
     """
+    F = x.type.shape[-1]
+    if F is not None and folds_input_map(F, cfg.cell, cfg.hidden):
+        M = pt.dot(p["in_W"], p["l0_W"])                       # (F, kH)
+        b = pt.dot(p["in_b"], p["l0_W"]) + p["l0_b"]           # (kH,)
+        return pt.dot(to_recurrence_axis(x, cfg.recur_axis), M) + b
+    return layer_input(p, 0, to_recurrence_axis(input_map(p, x), cfg.recur_axis))
+
+
+def to_recurrence_axis(batch, recur_axis):
+    """(batch, L, ...) <-> the (steps, width, ...) layout the scan walks over (see module doc)."""
     return batch.dimshuffle(1, 0, 2) if recur_axis == "time" else batch
 
 
@@ -121,11 +144,11 @@ def predict_batch(p, x, cfg, states=None):
 
     `states` default to zeros. x should have a static shape (x.type.shape) for the JAX backend.
     """
-    h = to_recurrence_axis(input_map(p, x), cfg.recur_axis)   # (steps, width, H)
+    xw = first_layer_input(p, x, cfg)                          # (steps, width, kH)
     if states is None:
-        width = h.type.shape[1] if h.type.shape[1] is not None else h.shape[1]
+        width = xw.type.shape[1] if xw.type.shape[1] is not None else xw.shape[1]
         states = zero_states(cfg.cell, cfg.layers, width, cfg.hidden)
-    top, final = recurrent_stack(p, h, states, cfg.cell, cfg.layers, cfg.hidden)
+    top, final = recurrent_stack(p, xw, states, cfg.cell, cfg.layers, cfg.hidden)
     return output_map(p, to_recurrence_axis(top, cfg.recur_axis)), final
 
 

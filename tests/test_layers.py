@@ -7,7 +7,7 @@ import rnnsound
 
 ROOT = pathlib.Path(rnnsound.__file__).parent
 ORDER = [  # bottom to top: a module may import only modules before it
-    "errors", "atomic", "files", "config", "runtime", "interrupts",
+    "allocator", "errors", "atomic", "files", "config", "runtime", "interrupts",
     "audio", "default_song", "song", "prepare", "streams",
     "heads", "cells", "graph", "optim", "compiled", "checkpoint",
     "baselines", "metrics", "plots", "rundir", "train", "generate",

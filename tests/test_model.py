@@ -27,9 +27,24 @@ def batch(seed=2):
     return x, np.roll(x, -1, axis=1)
 
 
+@pytest.fixture(params=[True, False], ids=["folded", "unfolded"])
+def fold(request, monkeypatch):
+    """Both ways of applying the input map and layer 0's input map (graph.folds_input_map): at
+    these small shapes the network folds them, so the other way is forced here."""
+    monkeypatch.setattr(graph, "folds_input_map", lambda *args: request.param)
+    return request.param
+
+
+def test_input_map_is_folded_where_it_saves_flops():
+    assert graph.folds_input_map(40, "lstm", 256) and graph.folds_input_map(511, "lstm", 256)
+    assert not graph.folds_input_map(512, "lstm", 256) and not graph.folds_input_map(1000, "lstm", 256)
+    assert graph.folds_input_map(575, "gru", 256) and not graph.folds_input_map(576, "gru", 256)
+    assert graph.folds_input_map(F, "gru", 6)  # the shapes of these tests
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("axis", ["time", "batch"])
-def test_forward_matches_numpy_reference(cell, axis):
+def test_forward_matches_numpy_reference(cell, axis, fold):
     cfg = TrainConfig(cell=cell, hidden=6, layers=2, recur_axis=axis, forget_bias=1.0)
     p = random_params(cfg)
     x, y = batch()
@@ -97,7 +112,7 @@ def test_handwritten_backward_equals_pytensor_autodiff(cell):
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_gradient_against_finite_differences(cell):
+def test_gradient_against_finite_differences(cell, fold):
     """The compiled gradient (float32) against central differences of the float64 numpy reference."""
     cfg = TrainConfig(cell=cell, hidden=4, layers=2)
     p = random_params(cfg, scale=0.5)
