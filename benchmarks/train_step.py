@@ -9,7 +9,7 @@ gate after the recurrent product (Blocks applies it before): the same cost, a di
 nn.LSTM has no peepholes (Blocks' LSTM has three H-vectors of them): the same matrix products.
 
 Each line also gives the step's arithmetic rate (GFLOP/s: 3x the forward pass's matrix-product
-flops, the usual forward + backward count) and its share of this machine's float32 GEMM rate,
+flops, the usual forward + backward count, of the network as rnnsound computes it) and its share of this machine's float32 GEMM rate,
 measured in the same process: a 2048 x 2048 product through numpy and through XLA, the better one.
 
 Calls are interleaved (ours, torch, ours, torch, ...) in one process so both see the same machine
@@ -54,9 +54,12 @@ B, L, H = 128, 100, 256
 
 def step_flops(F, cell, seq_len=L):
     """Matrix-product flops of one training step: 3 x forward (input map, per layer its input and
-    recurrent maps, output map)."""
+    recurrent maps, output map), the forward as rnnsound computes it: where the input map is folded
+    into layer 0's (graph.folds_input_map), one F x kH map instead of F x H and H x kH."""
+    from rnnsound import graph
     k = 3 if cell == "gru" else 4
-    forward = 2 * B * seq_len * (F * H + 2 * (H * k * H + H * k * H) + H * F)
+    first = F * k * H if graph.folds_input_map(F, cell, H) else F * H + H * k * H
+    forward = 2 * B * seq_len * (first + H * k * H + 2 * H * k * H + H * F)
     return 3 * forward
 
 

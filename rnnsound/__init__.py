@@ -7,4 +7,4 @@ __version__ = "0.1.0"
 
 from .allocator import keep_freed_memory
 
-ALLOCATOR_KEEPS_MEMORY = keep_freed_memory()  # before JAX starts its threads: see rnnsound.allocator
+ALLOCATOR_SET = keep_freed_memory()  # before JAX starts its threads: see rnnsound.allocator

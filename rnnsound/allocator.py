@@ -4,33 +4,46 @@ Each call of a compiled XLA:CPU function allocates its scratch buffers afresh an
 the end (433 MB for an LSTM training step at F=40, batch 128, L=100). glibc serves an allocation
 that large with a fresh `mmap` and returns it with `munmap`, so every step touches hundreds of MB
 of new pages, and the kernel zero-fills each one on its first write: about 0.4 s of system time
-per 1.4 s step on a 2-core EPYC (benchmarks/train_step.py --allocator). With one arena, no `mmap`
-and no trimming, freed blocks stay in the heap and the next step reuses the same pages.
+per 1.4 s step on a 2-core EPYC. With one arena, no `mmap` and no trimming, freed blocks stay in
+the heap and the next step reuses the same pages (benchmarks/train_step.py --allocator both).
 
-Applied when rnnsound is imported, before JAX starts its threads: a thread keeps the arena it
-first used. It is process-wide: other libraries in the process (PyTorch in the benchmarks) get it
-too. Peak memory is unchanged; freed memory is kept for reuse instead of being returned to the
-system. Set RNNSOUND_SYSTEM_MALLOC=1 to leave glibc's defaults. Not glibc (macOS, musl): nothing
-changes.
+Set when rnnsound is imported, before JAX starts its threads (a thread keeps the arena it first
+used, and glibc fixes the number of arenas at its first use), and process-wide: other libraries
+in the process (PyTorch in the benchmarks) get it too. A fused training step peaks at the same
+memory either way. A step back-propagated in chunks (`compiled.Network`, long sequences) runs
+functions of several sizes one after the other, and a heap that never returns memory grew to 2x
+its peak there (15.5 GB against 7.5 GB at F=40, L=10000): such a network calls
+`keep_freed_memory(False)`, which returns blocks above 32 MB to the system again.
+
+RNNSOUND_SYSTEM_MALLOC=1 leaves glibc's settings alone. Not glibc (macOS, musl): nothing changes.
 """
 import ctypes
 import ctypes.util
 import os
 
 # glibc's mallopt parameters (malloc.h)
-M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
-NEVER_TRIM = 2 ** 31 - 1   # bytes: mallopt takes an int; the largest one
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -3, -4, -8
+KEEP = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2 ** 31 - 1))  # no mmap; never trim (mallopt takes an int)
+# glibc's own upper settings of its sliding thresholds on 64-bit systems: blocks from 32 MB up are
+# mapped and unmapped, and the heap's top is returned above 64 MB free
+RETURN = ((M_MMAP_MAX, 65536), (M_MMAP_THRESHOLD, 32 * 2 ** 20), (M_TRIM_THRESHOLD, 64 * 2 ** 20))
 
 
-def keep_freed_memory():
-    """Set glibc's allocator to keep and reuse freed memory; True when it was set."""
+def _mallopt():
     if os.environ.get("RNNSOUND_SYSTEM_MALLOC", "") not in ("", "0"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return fn
+
+
+def keep_freed_memory(keep=True):
+    """keep: one arena, freed memory kept for reuse. False: one arena, blocks from 32 MB up
+    returned to the system. True when the setting was made (glibc, and not turned off)."""
+    mallopt = _mallopt()
+    if mallopt is None:
         return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return all(mallopt(param, value) == 1 for param, value in
-               ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, NEVER_TRIM)))
+    return all(mallopt(param, value) == 1 for param, value in ((M_ARENA_MAX, 1),) + (KEEP if keep else RETURN))

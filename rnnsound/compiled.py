@@ -27,6 +27,7 @@ from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.tensor.elemwise import CAReduce
 
 from . import graph, heads, optim
+from .allocator import keep_freed_memory
 from .runtime import use_float32
 
 MODES = {"jax": "JAX", "c": "CVM", "numba": "NUMBA"}
@@ -85,6 +86,8 @@ class Network:
         use_float32()
         self.F, self.L, self.cfg = F, L, cfg
         self.chunk = chunk_length(F, L, cfg)
+        # a fused step reuses its freed scratch memory; chunked ones return it (rnnsound.allocator)
+        keep_freed_memory(self.chunk >= L)
         self.mode = compile_mode(cfg.backend)
         self.shared = {k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()}
         self.opt = optim.make_state(self.shared, cfg)

@@ -1,0 +1,72 @@
+"""The input map folded into layer 0's input map (rnnsound.graph.folds_input_map), timed against
+the two maps applied one after the other, in one process, interleaved; and how far the two
+networks' parameters drift apart in float32 over the timed steps.
+
+Folded, a batch's frames meet one F x kH matrix (in_W @ l0_W) instead of F x H and then H x kH:
+the same function, fewer flops where F is small. Both networks start from the same parameters
+and train on the same batch; the step is the fused training step of benchmarks/train_step.py
+(batch 128, L=100, 2 x 256).
+
+  python benchmarks/fold_input_map.py --cell lstm --frames 40,100
+"""
+import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator setting
+
+import argparse
+import time
+
+import numpy as np
+
+from rnnsound import graph
+from rnnsound.compiled import Network
+from rnnsound.config import TrainConfig
+from rnnsound.runtime import use_float32
+
+B, L, H = 128, 100, 256
+
+
+def network(cell, F, fold):
+    """A network whose graph is built (on its first step) with the input map folded or not."""
+    cfg = TrainConfig(hidden=H, cell=cell)
+    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
+    decide = graph.folds_input_map
+    graph.folds_input_map = lambda *args: fold
+    try:
+        x = np.random.default_rng(1).standard_normal((B, L, F)).astype(np.float32) * 0.3
+        y = np.roll(x, -1, axis=1)
+        first = net.train_step(x, y, 0.002).loss   # compiles with the choice in force
+    finally:
+        graph.folds_input_map = decide
+    return net, (lambda: net.train_step(x, y, 0.002)), first
+
+
+def compare(cell, F, repeats):
+    (net_f, folded, loss_f), (net_u, unfolded, loss_u) = network(cell, F, True), network(cell, F, False)
+    times = {"folded": [], "unfolded": []}
+    for _ in range(repeats):
+        for name, fn in (("folded", folded), ("unfolded", unfolded)):
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    pf, pu = net_f.params(), net_u.params()
+    drift = max(float(np.abs(pf[k] - pu[k]).max() / np.abs(pu[k]).max()) for k in pf if np.abs(pu[k]).max() > 0)
+    print(f"{cell} F={F}: folded {med['folded']:.3f} s, unfolded {med['unfolded']:.3f} s, "
+          f"speed-up {med['unfolded'] / med['folded']:.3f}x (chosen by default: {graph.folds_input_map(F, cell, H)}); "
+          f"first loss {loss_f:.7f} vs {loss_u:.7f}; largest parameter difference after {repeats + 1} steps "
+          f"{drift:.1e} of the parameter's largest value", flush=True)
+
+
+def main():
+    use_float32()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cell", default="gru,lstm", help="cells (default %(default)s)")
+    p.add_argument("--frames", default="40,100", help="frame sizes F (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=7, help="timed steps of each (default %(default)s)")
+    args = p.parse_args()
+    for cell in args.cell.split(","):
+        for F in (int(f) for f in args.frames.split(",")):
+            compare(cell, F, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
