@@ -20,6 +20,7 @@ compiled function is reported separately as compile time.
   python benchmarks/train_step.py --backends jax,c,numba --frames 40
   python benchmarks/train_step.py --cell lstm          # against nn.LSTM
   python benchmarks/train_step.py --memory             # peak memory at F=40, L=10000 (subprocess)
+  python benchmarks/train_step.py --memory --memory-at 1000,100 --cell lstm   # ... of a fused step
   python benchmarks/train_step.py --output mse,gmm,mulaw --frames 40 --backends jax
                                                        # output heads, interleaved with mse: "x mse" ratios
   python benchmarks/train_step.py --gemm               # the step's matrix products alone: which kernel
@@ -173,15 +174,15 @@ def compare(frames, backends, repeats, outputs=("mse",), mixtures=4, cell="gru",
                 subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True, env=env)
 
 
-def memory(F, seq_len, backend):
+def memory(F, seq_len, backend, cell="gru"):
     """Peak resident memory of one training step at (F, seq_len), batch 128, in a fresh process."""
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import time; "
-            f"from train_step import rnnsound_step; step, net = rnnsound_step({F}, {backend!r}, {seq_len}); "
+            f"from train_step import rnnsound_step; step, net = rnnsound_step({F}, {backend!r}, {seq_len}, cell={cell!r}); "
             f"t = time.perf_counter(); step(); t1 = time.perf_counter(); step(); "
             f"print(net.chunk, t1 - t, time.perf_counter() - t1)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20
-    print(f"F={F} L={seq_len} batch {B} {backend}: peak RSS {peak_gb:.2f} GB, backprop chunk {out[0]} frames, "
+    print(f"{cell} F={F} L={seq_len} batch {B} {backend}: peak RSS {peak_gb:.2f} GB, backprop chunk {out[0]} frames, "
           f"first step {float(out[1]):.1f} s, next step {float(out[2]):.1f} s", flush=True)
 
 
@@ -254,7 +255,8 @@ def main():
     p.add_argument("--frames", default="40,1000,4000", help="frame sizes F (default %(default)s)")
     p.add_argument("--backends", default="jax,c", help="PyTensor backends: jax, c, numba (default %(default)s)")
     p.add_argument("--repeats", type=int, default=7, help="timed calls of each (default %(default)s)")
-    p.add_argument("--memory", action="store_true", help="only measure peak memory at F=40, L=10000")
+    p.add_argument("--memory", action="store_true", help="only measure peak memory (at --memory-at)")
+    p.add_argument("--memory-at", default="40,10000", help="F,L of --memory (default %(default)s)")
     p.add_argument("--output", default="mse", help="output heads, e.g. mse,gmm,mulaw: each timed against mse "
                    "instead of PyTorch (default %(default)s)")
     p.add_argument("--mixtures", type=int, default=4, help="components of the gmm head (default %(default)s)")
@@ -267,7 +269,8 @@ def main():
         gemm_profile(args.repeats)
         return
     if args.memory:
-        memory(40, 10000, args.backends.split(",")[0])
+        F, seq_len = (int(v) for v in args.memory_at.split(","))
+        memory(F, seq_len, args.backends.split(",")[0], args.cell)
         return
     outputs = tuple(args.output.split(","))
     if outputs != ("mse",) and "mse" not in outputs:
