@@ -19,9 +19,23 @@ alone (gates, state update, the stored activations), and the whole cell; and PyT
 installed. It shows how much of the recurrence XLA spends outside the matrix products.
 
   python benchmarks/profile_step.py --frames 40,1000,4000 --cell gru
+  python benchmarks/profile_step.py --frames 40 --cell lstm --thunks 25
+
+--thunks N instead traces the fused training step with JAX's profiler and prints the N compiled
+operations (XLA "thunks": matrix-product fusions, elementwise loop fusions, copies) that take the
+most time per step, summed over the steps of the scans, with the step's page faults and system
+time. Thunks run on XLA's 2 threads, sometimes two at once, so their times add up to more than
+the step; a matrix product handed to Eigen runs asynchronously and shows only its start.
 """
+import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator setting
+
 import argparse
+import collections
+import glob
 import os
+import resource
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -152,13 +166,58 @@ def recurrence_floor(cell, repeats):
         print(f"  {name:44s} {1e3 * t:7.1f} ms", flush=True)
 
 
+def thunks(F, cell, top, steps=3):
+    """The fused step's compiled operations by time per step (see --thunks), and its page faults."""
+    import jax
+    from jax._src.lib import _profile_data
+    from rnnsound import graph
+    from rnnsound.config import TrainConfig
+    from rnnsound.compiled import Network
+    cfg = TrainConfig(hidden=H, cell=cell)
+    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
+    x = (np.random.default_rng(1).standard_normal((B, L, F)) * 0.3).astype(np.float32)
+    y = np.roll(x, -1, axis=1)
+    for _ in range(2):
+        net.train_step(x, y, 1e-9)
+    before, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(steps):
+        net.train_step(x, y, 1e-9)
+    wall, after = (time.perf_counter() - t) / steps, resource.getrusage(resource.RUSAGE_SELF)
+    with tempfile.TemporaryDirectory() as d:
+        with jax.profiler.trace(d):
+            for _ in range(steps):
+                net.train_step(x, y, 1e-9)
+        data = _profile_data.ProfileData.from_file(glob.glob(f"{d}/**/*.xplane.pb", recursive=True)[0])
+    total, count = collections.Counter(), collections.Counter()
+    for plane in data.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_XLAEigen"):   # XLA's worker threads
+                continue
+            for event in line.events:
+                if not event.name.startswith("ThunkExecutor") and "Await" not in event.name:
+                    total[event.name] += event.duration_ns / steps / 1e6
+                    count[event.name] += 1 / steps
+    print(f"{cell} F={F}: step {wall:.3f} s (untraced); page faults {4 * (after.ru_minflt - before.ru_minflt) / steps / 1024:.0f} "
+          f"MB/step; system time {(after.ru_stime - before.ru_stime) / steps:.3f} s/step; thunks {sum(total.values()):.0f} "
+          f"ms/step in all", flush=True)
+    for name, ms in total.most_common(top):
+        print(f"  {ms:8.1f} ms {count[name]:5.0f}x  {name}", flush=True)
+
+
 def main():
+    if "--thunks" in sys.argv:   # before JAX starts: its CPU runtime names its thunks in traces only when asked
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()
     use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", default="40,1000,4000")
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--thunks", type=int, metavar="N", help="trace the fused step instead: its N costliest thunks")
     args = p.parse_args()
+    if args.thunks:
+        for F in (int(f) for f in args.frames.split(",")):
+            thunks(F, args.cell, args.thunks)
+        return
     for F in (int(f) for f in args.frames.split(",")):
         profile(F, args.cell, args.repeats)
     recurrence_floor(args.cell, args.repeats)
