@@ -3,8 +3,8 @@
 Each call of a compiled XLA:CPU function allocates its scratch buffers afresh and frees them at
 the end (433 MB for an LSTM training step at F=40, batch 128, L=100). glibc serves an allocation
 that large with a fresh `mmap` and returns it with `munmap`, so every step touches hundreds of MB
-of new pages, and the kernel zero-fills each one on its first write: about 0.4 s of system time
-per 1.4 s step on a 2-core EPYC. With one arena, no `mmap` and no trimming, freed blocks stay in
+of new pages, and the kernel zero-fills each one on its first write: 0.36 s of system time per
+1.0 s step on a 2-core EPYC (docs/speed.md). With one arena, no `mmap` and no trimming, freed blocks stay in
 the heap and the next step reuses the same pages (benchmarks/train_step.py --allocator both).
 
 Set when rnnsound is imported, before JAX starts its threads (a thread keeps the arena it first
