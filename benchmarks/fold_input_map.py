@@ -12,7 +12,6 @@ and train on the same batch; the step is the fused training step of benchmarks/t
 import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator setting
 
 import argparse
-import time
 
 import numpy as np
 
@@ -20,6 +19,8 @@ from rnnsound import graph
 from rnnsound.compiled import Network
 from rnnsound.config import TrainConfig
 from rnnsound.runtime import use_float32
+
+from ab import interleaved_medians, largest_difference
 
 B, L, H = 128, 100, 256
 
@@ -41,15 +42,8 @@ def network(cell, F, fold):
 
 def compare(cell, F, repeats):
     (net_f, folded, loss_f), (net_u, unfolded, loss_u) = network(cell, F, True), network(cell, F, False)
-    times = {"folded": [], "unfolded": []}
-    for _ in range(repeats):
-        for name, fn in (("folded", folded), ("unfolded", unfolded)):
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    med = {k: float(np.median(v)) for k, v in times.items()}
-    pf, pu = net_f.params(), net_u.params()
-    drift = max(float(np.abs(pf[k] - pu[k]).max() / np.abs(pu[k]).max()) for k in pf if np.abs(pu[k]).max() > 0)
+    med = interleaved_medians({"folded": folded, "unfolded": unfolded}, repeats)
+    drift = largest_difference(net_f.params(), net_u.params())
     print(f"{cell} F={F}: folded {med['folded']:.3f} s, unfolded {med['unfolded']:.3f} s, "
           f"speed-up {med['unfolded'] / med['folded']:.3f}x (chosen by default: {graph.folds_input_map(F, cell, H)}); "
           f"first loss {loss_f:.7f} vs {loss_u:.7f}; largest parameter difference after {repeats + 1} steps "
