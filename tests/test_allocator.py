@@ -7,8 +7,13 @@ import resource
 import subprocess
 import sys
 
+import numpy as np
+
 import rnnsound
+from rnnsound import graph
 from rnnsound.allocator import keep_freed_memory
+from rnnsound.compiled import Network
+from rnnsound.config import TrainConfig
 
 MB = 2 ** 20
 
@@ -55,3 +60,17 @@ def test_set_on_import_unless_turned_off():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env=dict(os.environ, RNNSOUND_SYSTEM_MALLOC=value)).stdout.strip()
         assert out == expected
+
+
+def test_a_chunked_network_returns_memory_and_a_fused_one_keeps_it():
+    pages = 200 * MB // resource.getpagesize()
+    faults = {}
+    try:
+        for name, chunk in (("chunked", 3), ("fused", 0)):
+            cfg = TrainConfig(hidden=4, bptt_chunk=chunk)
+            net = Network(5, 7, cfg, graph.init_params(5, cfg, np.random.default_rng(0)))
+            assert (net.chunk < 7) == (name == "chunked")
+            faults[name] = page_faults_of_a_second_allocation(200 * MB)
+    finally:
+        keep_freed_memory(True)
+    assert faults["chunked"] > 0.9 * pages and faults["fused"] < 0.05 * pages, faults
