@@ -1,8 +1,38 @@
-"""Helpers of the A/B benchmarks (fold_input_map.py, gru_backward_product.py): two compiled
-training steps timed interleaved in one process, and how far their parameters drifted apart."""
+"""Helpers of the benchmarks that compare two ways of computing the training step
+(fold_input_map.py, gru_backward_product.py, sigmoid_via_tanh.py) and of profile_step.py --thunks:
+the benchmark model and batch, a step compiled with one piece of rnnsound swapped for another,
+steps timed interleaved in one process, and how far two networks' parameters drifted apart."""
 import time
 
 import numpy as np
+
+from rnnsound import graph
+from rnnsound.compiled import Network
+from rnnsound.config import TrainConfig
+
+B, L, H = 128, 100, 256
+
+
+def network_and_batch(cell, F):
+    """benchmarks/train_step.py's model (2 x 256, seeded parameters) and one batch (128, L=100, F)
+    with its next-frame targets: the same for every call."""
+    cfg = TrainConfig(hidden=H, cell=cell)
+    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
+    x = np.random.default_rng(1).standard_normal((B, L, F)).astype(np.float32) * 0.3
+    return net, x, np.roll(x, -1, axis=1)
+
+
+def built_with(cell, F, module, name, value):
+    """(network, its training step, the first step's loss) of network_and_batch, its graph built
+    (on the first step) with module.name replaced by value."""
+    net, x, y = network_and_batch(cell, F)
+    as_is = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        first = net.train_step(x, y, 0.002).loss   # compiles with the replacement in force
+    finally:
+        setattr(module, name, as_is)
+    return net, (lambda: net.train_step(x, y, 0.002)), first
 
 
 def interleaved_medians(steps, repeats):

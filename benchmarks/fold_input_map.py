@@ -13,35 +13,15 @@ import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator
 
 import argparse
 
-import numpy as np
-
 from rnnsound import graph
-from rnnsound.compiled import Network
-from rnnsound.config import TrainConfig
 from rnnsound.runtime import use_float32
 
-from ab import interleaved_medians, largest_difference
-
-B, L, H = 128, 100, 256
-
-
-def network(cell, F, fold):
-    """A network whose graph is built (on its first step) with the input map folded or not."""
-    cfg = TrainConfig(hidden=H, cell=cell)
-    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
-    decide = graph.folds_input_map
-    graph.folds_input_map = lambda *args: fold
-    try:
-        x = np.random.default_rng(1).standard_normal((B, L, F)).astype(np.float32) * 0.3
-        y = np.roll(x, -1, axis=1)
-        first = net.train_step(x, y, 0.002).loss   # compiles with the choice in force
-    finally:
-        graph.folds_input_map = decide
-    return net, (lambda: net.train_step(x, y, 0.002)), first
+from ab import H, built_with, interleaved_medians, largest_difference
 
 
 def compare(cell, F, repeats):
-    (net_f, folded, loss_f), (net_u, unfolded, loss_u) = network(cell, F, True), network(cell, F, False)
+    net_f, folded, loss_f = built_with(cell, F, graph, "folds_input_map", lambda *args: True)
+    net_u, unfolded, loss_u = built_with(cell, F, graph, "folds_input_map", lambda *args: False)
     med = interleaved_medians({"folded": folded, "unfolded": unfolded}, repeats)
     drift = largest_difference(net_f.params(), net_u.params())
     print(f"{cell} F={F}: folded {med['folded']:.3f} s, unfolded {med['unfolded']:.3f} s, "

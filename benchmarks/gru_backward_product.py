@@ -13,17 +13,12 @@ import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator
 
 import argparse
 
-import numpy as np
 import pytensor.tensor as pt
 
-from rnnsound import cells, graph
-from rnnsound.compiled import Network
-from rnnsound.config import TrainConfig
+from rnnsound import cells
 from rnnsound.runtime import use_float32
 
-from ab import interleaved_medians, largest_difference
-
-B, L, H = 128, 100, 256
+from ab import built_with, interleaved_medians, largest_difference
 
 
 def joined_back_step(dh_out, dc_factor, dz_factor, dr_factor, keep, r, dh_next, UgT, UT):
@@ -50,23 +45,9 @@ def joined_pullback(H, inputs, outputs, cotangents):
             pt.dot(cells._flat(h_prev, H).T, cells._flat(dpre_g, 2 * H)), pt.dot(cells._flat(rh, H).T, cells._flat(dpre_c, H))]
 
 
-def network(F, joined):
-    """A GRU network whose graph is built (on its first step) with the joined product or not."""
-    cfg = TrainConfig(hidden=H)
-    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
-    x = np.random.default_rng(1).standard_normal((B, L, F)).astype(np.float32) * 0.3
-    y = np.roll(x, -1, axis=1)
-    as_is = cells._gru_pullback
-    cells._gru_pullback = joined_pullback if joined else as_is
-    try:
-        net.train_step(x, y, 0.002)   # compiles with the choice in force
-    finally:
-        cells._gru_pullback = as_is
-    return net, lambda: net.train_step(x, y, 0.002)
-
-
 def compare(F, repeats):
-    (net_j, joined), (net_a, as_is) = network(F, True), network(F, False)
+    net_j, joined = built_with("gru", F, cells, "_gru_pullback", joined_pullback)[:2]
+    net_a, as_is = built_with("gru", F, cells, "_gru_pullback", cells._gru_pullback)[:2]
     med = interleaved_medians({"joined": joined, "as is": as_is}, repeats)
     drift = largest_difference(net_j.params(), net_a.params())
     print(f"gru F={F}: joined {med['joined']:.3f} s, as is {med['as is']:.3f} s, "

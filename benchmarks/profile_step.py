@@ -170,13 +170,8 @@ def thunks(F, cell, top, steps=3):
     """The fused step's compiled operations by time per step (see --thunks), and its page faults."""
     import jax
     from jax._src.lib import _profile_data
-    from rnnsound import graph
-    from rnnsound.config import TrainConfig
-    from rnnsound.compiled import Network
-    cfg = TrainConfig(hidden=H, cell=cell)
-    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
-    x = (np.random.default_rng(1).standard_normal((B, L, F)) * 0.3).astype(np.float32)
-    y = np.roll(x, -1, axis=1)
+    from ab import network_and_batch
+    net, x, y = network_and_batch(cell, F)
     for _ in range(2):
         net.train_step(x, y, 1e-9)
     before, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()

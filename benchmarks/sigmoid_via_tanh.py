@@ -8,29 +8,18 @@ benchmarks/train_step.py (batch 128, L=100, 2 x 256).
 
   python benchmarks/sigmoid_via_tanh.py --cell lstm --frames 40
 """
+import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator setting
+
 import argparse
-import time
 import types
 
 import numpy as np
 import pytensor.tensor as pt
 
-from rnnsound import cells, graph
-from rnnsound.compiled import Network
-from rnnsound.config import TrainConfig
+from rnnsound import cells
 from rnnsound.runtime import use_float32
 
-B, L = 128, 100
-
-
-def step(cell, F, x, y):
-    cfg = TrainConfig(hidden=256, cell=cell)
-    net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(0)))
-
-    def run():
-        net.train_step(x, y, 1e-9)
-    run()  # compile
-    return run
+from ab import built_with, interleaved_medians
 
 
 def main():
@@ -40,21 +29,13 @@ def main():
     p.add_argument("--frames", type=int, default=40)
     p.add_argument("--repeats", type=int, default=9)
     args = p.parse_args()
-    x = (np.random.default_rng(1).standard_normal((B, L, args.frames)) * 0.3).astype(np.float32)
-    y = np.roll(x, -1, 1)
-    as_is = step(args.cell, args.frames, x, y)
     rewritten = types.SimpleNamespace(**{k: getattr(pt, k) for k in dir(pt) if not k.startswith("__")})
     rewritten.sigmoid = lambda a: np.float32(0.5) * pt.tanh(np.float32(0.5) * a) + np.float32(0.5)
-    cells.pt = rewritten  # the cells' graphs are built when a Network compiles: this one uses the rewrite
-    via_tanh = step(args.cell, args.frames, x, y)
-    cells.pt = pt
-    times = {"as is": [], "via tanh": []}
-    for _ in range(args.repeats):
-        for name, fn in (("as is", as_is), ("via tanh", via_tanh)):
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    a, b = np.median(times["as is"]), np.median(times["via tanh"])
+    # the cells' graphs are built when a Network compiles: the second one uses the rewrite
+    med = interleaved_medians({"as is": built_with(args.cell, args.frames, cells, "pt", pt)[1],
+                               "via tanh": built_with(args.cell, args.frames, cells, "pt", rewritten)[1]},
+                              args.repeats)
+    a, b = med["as is"], med["via tanh"]
     print(f"{args.cell} F={args.frames}: step {a:.3f} s as is, {b:.3f} s with sigmoid via tanh: {a / b:.3f}x")
 
 

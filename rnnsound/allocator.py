@@ -18,7 +18,7 @@ its peak there (15.5 GB against 7.5 GB at F=40, L=10000): such a network calls
 RNNSOUND_SYSTEM_MALLOC=1 leaves glibc's settings alone. Not glibc (macOS, musl): nothing changes.
 """
 import ctypes
-import ctypes.util
+import functools
 import os
 
 # glibc's mallopt parameters (malloc.h)
@@ -29,11 +29,11 @@ KEEP = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2 ** 31 - 1))  # no mmap; never trim
 RETURN = ((M_MMAP_MAX, 65536), (M_MMAP_THRESHOLD, 32 * 2 ** 20), (M_TRIM_THRESHOLD, 64 * 2 ** 20))
 
 
-def _mallopt():
-    if os.environ.get("RNNSOUND_SYSTEM_MALLOC", "") not in ("", "0"):
-        return None
+@functools.cache
+def _libc_mallopt():
+    """glibc's mallopt from the symbols this process already has loaded; None elsewhere."""
     try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        fn = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return None
     fn.argtypes, fn.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
@@ -43,7 +43,7 @@ def _mallopt():
 def keep_freed_memory(keep=True):
     """keep: one arena, freed memory kept for reuse. False: one arena, blocks from 32 MB up
     returned to the system. True when the setting was made (glibc, and not turned off)."""
-    mallopt = _mallopt()
-    if mallopt is None:
+    mallopt = _libc_mallopt()
+    if mallopt is None or os.environ.get("RNNSOUND_SYSTEM_MALLOC", "") not in ("", "0"):
         return False
     return all(mallopt(param, value) == 1 for param, value in ((M_ARENA_MAX, 1),) + (KEEP if keep else RETURN))
