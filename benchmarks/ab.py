@@ -2,6 +2,7 @@
 (fold_input_map.py, gru_backward_product.py, sigmoid_via_tanh.py) and of profile_step.py --thunks:
 the benchmark model and batch, a step compiled with one piece of rnnsound swapped for another,
 steps timed interleaved in one process, and how far two networks' parameters drifted apart."""
+import argparse
 import time
 
 import numpy as np
@@ -50,3 +51,14 @@ def largest_difference(params, reference):
     """The largest parameter difference, as a fraction of that parameter's largest value."""
     return max(float(np.abs(params[k] - reference[k]).max() / np.abs(reference[k]).max())
                for k in reference if np.abs(reference[k]).max() > 0)
+
+
+def positive_ints(text):
+    """argparse type of a comma-separated list of positive integers, e.g. "40,100"."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive integers, e.g. 40,100")
+    return values

@@ -16,7 +16,7 @@ import argparse
 from rnnsound import graph
 from rnnsound.runtime import use_float32
 
-from ab import H, built_with, interleaved_medians, largest_difference
+from ab import H, built_with, interleaved_medians, largest_difference, positive_ints
 
 
 def compare(cell, F, repeats):
@@ -34,11 +34,11 @@ def main():
     use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cell", default="gru,lstm", help="cells (default %(default)s)")
-    p.add_argument("--frames", default="40,100", help="frame sizes F (default %(default)s)")
+    p.add_argument("--frames", type=positive_ints, default="40,100", help="frame sizes F (default %(default)s)")
     p.add_argument("--repeats", type=int, default=7, help="timed steps of each (default %(default)s)")
     args = p.parse_args()
     for cell in args.cell.split(","):
-        for F in (int(f) for f in args.frames.split(",")):
+        for F in args.frames:
             compare(cell, F, args.repeats)
 
 

@@ -18,7 +18,7 @@ import pytensor.tensor as pt
 from rnnsound import cells
 from rnnsound.runtime import use_float32
 
-from ab import built_with, interleaved_medians, largest_difference
+from ab import built_with, interleaved_medians, largest_difference, positive_ints
 
 
 def joined_back_step(dh_out, dc_factor, dz_factor, dr_factor, keep, r, dh_next, UgT, UT):
@@ -58,10 +58,10 @@ def compare(F, repeats):
 def main():
     use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--frames", default="40,1000", help="frame sizes F (default %(default)s)")
+    p.add_argument("--frames", type=positive_ints, default="40,1000", help="frame sizes F (default %(default)s)")
     p.add_argument("--repeats", type=int, default=7, help="timed steps of each (default %(default)s)")
     args = p.parse_args()
-    for F in (int(f) for f in args.frames.split(",")):
+    for F in args.frames:
         compare(F, args.repeats)
 
 

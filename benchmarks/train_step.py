@@ -249,6 +249,17 @@ def gemm_profile(repeats, loops=100):
         print(f"{what:36s} {m:5d}x{k:<5d} @ {k:5d}x{n:<5d} [{kernel}]: {cells}", flush=True)
 
 
+def frames_and_length(text):
+    """argparse type of --memory-at: "F,L", two positive integers."""
+    try:
+        F, seq_len = (int(v) for v in text.split(","))
+    except ValueError:
+        F = seq_len = 0
+    if min(F, seq_len) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not F,L (two positive integers, e.g. 40,10000)")
+    return F, seq_len
+
+
 def main():
     use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -256,7 +267,7 @@ def main():
     p.add_argument("--backends", default="jax,c", help="PyTensor backends: jax, c, numba (default %(default)s)")
     p.add_argument("--repeats", type=int, default=7, help="timed calls of each (default %(default)s)")
     p.add_argument("--memory", action="store_true", help="only measure peak memory (at --memory-at)")
-    p.add_argument("--memory-at", default="40,10000", help="F,L of --memory (default %(default)s)")
+    p.add_argument("--memory-at", type=frames_and_length, default="40,10000", help="F,L of --memory (default %(default)s)")
     p.add_argument("--output", default="mse", help="output heads, e.g. mse,gmm,mulaw: each timed against mse "
                    "instead of PyTorch (default %(default)s)")
     p.add_argument("--mixtures", type=int, default=4, help="components of the gmm head (default %(default)s)")
@@ -269,8 +280,7 @@ def main():
         gemm_profile(args.repeats)
         return
     if args.memory:
-        F, seq_len = (int(v) for v in args.memory_at.split(","))
-        memory(F, seq_len, args.backends.split(",")[0], args.cell)
+        memory(*args.memory_at, args.backends.split(",")[0], args.cell)
         return
     outputs = tuple(args.output.split(","))
     if outputs != ("mse",) and "mse" not in outputs:
