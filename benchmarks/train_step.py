@@ -27,6 +27,7 @@ compiled function is reported separately as compile time.
                                                        # XLA picks, its rate against numpy and PyTorch
   python benchmarks/train_step.py --allocator both     # glibc's default allocator, then rnnsound's
                                                        # (rnnsound.allocator), each against PyTorch
+  python benchmarks/train_step.py --gemm --settle 0    # without the pause before each timed call (see SETTLE)
 
 --gemm times each matrix-product shape of a training step (batch 128, L=100, H=256) in a loop of
 100 dependent products, as the recurrence runs them: through XLA (naming the kernel its compiled
@@ -119,7 +120,16 @@ def torch_step(F, cell="gru"):
     return step
 
 
+# Seconds of pause before each timed call. OpenBLAS's idle threads busy-wait for about 0.1 s after
+# a call (and OpenMP's, PyTorch's, briefly): a call timed right after another library's shares the
+# cores with them. PyTorch's in-loop products, timed right after numpy's, took 1.4-2.9x as long as
+# after a pause (docs/results/speed_avx2/gemm_settle.txt). --settle 0 times without the pause.
+SETTLE = 0.3
+
+
 def timed(fn):
+    """Seconds of one call of fn, after the SETTLE pause."""
+    time.sleep(SETTLE)
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
@@ -166,8 +176,8 @@ def compare(frames, backends, repeats, outputs=("mse",), mixtures=4, cell="gru",
         for b in backends:
             for allocator in allocators:
                 code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
-                        f"from train_step import compare_one; compare_one({F}, {b!r}, {repeats}, {tuple(outputs)!r}, "
-                        f"{mixtures}, {cell!r})")
+                        f"import train_step; train_step.SETTLE = {SETTLE}; "
+                        f"train_step.compare_one({F}, {b!r}, {repeats}, {tuple(outputs)!r}, {mixtures}, {cell!r})")
                 env = dict(os.environ, RNNSOUND_SYSTEM_MALLOC="1" if allocator == "system" else "")
                 if len(allocators) > 1:
                     print(f"allocator: {allocator}", flush=True)
@@ -186,17 +196,17 @@ def memory(F, seq_len, backend, cell="gru"):
           f"first step {float(out[1]):.1f} s, next step {float(out[2]):.1f} s", flush=True)
 
 
-GEMM_SHAPES = (  # (what, m, k, n): an (m, k) @ (k, n) product of the step
-    ("GRU fwd h @ Ug (in the loop)", B, H, 2 * H),
-    ("GRU fwd (r*h) @ U (in the loop)", B, H, H),
-    ("GRU h @ [Ug, U], one 768-wide product", B, H, 3 * H),
-    ("GRU bwd d @ U^T (3 per step)", B, H, H),
-    ("LSTM fwd h @ U (in the loop)", B, H, 4 * H),
-    ("LSTM bwd dpre @ U^T (in the loop)", B, 4 * H, H),
-    ("GRU input map, hoisted (L*B rows)", L * B, H, 3 * H),
-    ("LSTM weight gradient, hoisted", H, L * B, 4 * H),
-    ("F=4000 input map", L * B, 4000, H),
-    ("F=4000 output map", L * B, H, 4000),
+GEMM_SHAPES = (  # (what, m, k, n, lhs stored transposed): an (m, k) @ (k, n) product of the step
+    ("GRU fwd h @ Ug (in the loop)", B, H, 2 * H, False),
+    ("GRU fwd (r*h) @ U (in the loop)", B, H, H, False),
+    ("GRU h @ [Ug, U], one 768-wide product", B, H, 3 * H, False),
+    ("GRU bwd d @ U^T (3 per step)", B, H, H, False),
+    ("LSTM fwd h @ U (in the loop)", B, H, 4 * H, False),
+    ("LSTM bwd dpre @ U^T (in the loop)", B, 4 * H, H, False),
+    ("GRU input map, hoisted (L*B rows)", L * B, H, 3 * H, False),
+    ("LSTM weight gradient h^T @ d, hoisted", H, L * B, 4 * H, True),  # h is stored (L*B, H)
+    ("F=4000 input map", L * B, 4000, H, False),
+    ("F=4000 output map", L * B, H, 4000, False),
 )
 
 
@@ -221,22 +231,25 @@ def gemm_profile(repeats, loops=100):
         torch.set_num_threads(os.cpu_count())
     except ImportError:
         torch = None
-    for what, m, k, n in GEMM_SHAPES:
+    for what, m, k, n, transposed in GEMM_SHAPES:
         count = loops if m * k * n < 1e9 else 5       # the hoisted products are large: a few suffice
-        a = rng.standard_normal((m, k)).astype(np.float32)
+        a = rng.standard_normal((k, m) if transposed else (m, k)).astype(np.float32)
         b = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
 
+        def lhs(x):
+            return x.T if transposed else x
+
         def chained(a, b):  # each product's input depends on the loop counter, so none is hoisted
-            return jax.lax.fori_loop(0, count, lambda i, acc: acc + (a * i.astype(jnp.float32)) @ b,
+            return jax.lax.fori_loop(0, count, lambda i, acc: acc + lhs(a * i.astype(jnp.float32)) @ b,
                                      jnp.zeros((m, n), jnp.float32))
         fn = jax.jit(chained)
         ja, jb = jnp.asarray(a), jnp.asarray(b)
         kernel = xla_kernel(fn.lower(ja, jb).compile().as_text())
         calls = {"xla": lambda: fn(ja, jb).block_until_ready(),
-                 "numpy": lambda: [a @ b for _ in range(count)]}
+                 "numpy": lambda: [lhs(a) @ b for _ in range(count)]}
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            calls["torch"] = lambda: [torch.mm(ta, tb) for _ in range(count)]
+            calls["torch"] = lambda: [torch.mm(lhs(ta), tb) for _ in range(count)]
         times = {name: [] for name in calls}
         for fn_ in calls.values():
             fn_()
@@ -261,6 +274,7 @@ def frames_and_length(text):
 
 
 def main():
+    global SETTLE
     use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", default="40,1000,4000", help="frame sizes F (default %(default)s)")
@@ -273,9 +287,15 @@ def main():
     p.add_argument("--mixtures", type=int, default=4, help="components of the gmm head (default %(default)s)")
     p.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="recurrent cell (default %(default)s)")
     p.add_argument("--gemm", action="store_true", help="only time the step's matrix-product shapes (see above)")
+    p.add_argument("--settle", type=float, default=SETTLE,
+                   help="seconds of pause before each timed call, for other libraries' threads to go idle "
+                        "(default %(default)s)")
     p.add_argument("--allocator", choices=("kept", "system", "both"), default="kept",
                    help="rnnsound's allocator setting, glibc's defaults, or both in turn (default %(default)s)")
     args = p.parse_args()
+    if args.settle < 0:
+        p.error(f"--settle {args.settle}: a pause cannot be negative")
+    SETTLE = args.settle
     if args.gemm:
         gemm_profile(args.repeats)
         return

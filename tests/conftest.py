@@ -1,5 +1,19 @@
 """Shared fixtures: small synthetic songs and prepared datasets in temporary folders."""
-import numpy as np
+import atexit
+import os
+import shutil
+import tempfile
+
+# One XLA compilation cache for the whole test session, set before JAX is imported: the xdist
+# workers and every process the tests start (runs, sweeps, Dask workers) inherit it, so a graph
+# compiled once (same HLO, same flags, same JAX) is loaded, not compiled again. The loaded
+# executable is the compiled one: the numbers are the same. Removed by the process that made it.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="rnnsound-tests-xla-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], True)
+
+import numpy as np  # noqa: E402  (after the cache setting above)
 import pytensor
 import pytest
 import soundfile as sf
