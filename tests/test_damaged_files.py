@@ -251,8 +251,8 @@ def test_sweep_scripts_handle_signals_as_the_command_does(tmp_path, monkeypatch)
         {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}))
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        from test_executor import TINY4
-        assert sweep_cli.main(TINY4, ["--out", str(tmp_path / "s"), "--plan"]) == 0
+        from test_executor import TINY3
+        assert sweep_cli.main(TINY3, ["--out", str(tmp_path / "s"), "--plan"]) == 0
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -12,7 +12,7 @@ from rnnsound.files import read_csv
 from rnnsound.sweeps import main as sweep_main
 from rnnsound.sweeps.executor import ExecutorOptions, _import_jobqueue
 
-from test_executor import TINY4, numbers, serial, sweep_in_thread  # noqa: F401 (serial: the fixture)
+from test_executor import TINY3, numbers, serial, sweep_in_thread  # noqa: F401 (serial: the fixture)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("sbatch") is None, reason="needs Slurm (tools/one_node_slurm.sh)")]
@@ -27,7 +27,7 @@ def _my_jobs():
                                            (["--memory", "640GB"], "")])
 def test_a_job_slurm_refuses_ends_the_sweep_in_one_line(tmp_path, capsys, flags, reason):
     started = time.time()
-    code = sweep_main(TINY4, ["--cluster", "slurm", "--out", str(tmp_path / "s"), "--epochs", "1", "-q"] + flags)
+    code = sweep_main(TINY3, ["--cluster", "slurm", "--out", str(tmp_path / "s"), "--epochs", "1", "-q"] + flags)
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Slurm refuses the worker job" in err, err
     assert reason in err and time.time() - started < 120
