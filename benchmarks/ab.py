@@ -1,7 +1,8 @@
 """Helpers of the benchmarks that compare two ways of computing the training step
-(fold_input_map.py, gru_backward_product.py, sigmoid_via_tanh.py) and of profile_step.py --thunks:
-the benchmark model and batch, a step compiled with one piece of rnnsound swapped for another,
-steps timed interleaved in one process, and how far two networks' parameters drifted apart."""
+(backward_scan.py, fold_input_map.py, gru_backward_product.py, sigmoid_via_tanh.py) and of
+profile_step.py --thunks: the benchmark model and batch, a step compiled with one piece of rnnsound
+swapped for another, steps timed interleaved in one process, how far two networks' parameters
+drifted apart, and the command line of a comparison over cells and frame sizes."""
 import argparse
 import time
 
@@ -10,6 +11,7 @@ import numpy as np
 from rnnsound import graph
 from rnnsound.compiled import Network
 from rnnsound.config import TrainConfig
+from rnnsound.runtime import use_float32
 
 B, L, H = 128, 100, 256
 
@@ -62,3 +64,25 @@ def positive_ints(text):
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive integers, e.g. 40,100")
     return values
+
+
+def cell_names(text):
+    """argparse type of a comma-separated list of cells, e.g. "gru,lstm"."""
+    names = text.split(",")
+    if not names or not set(names) <= {"gru", "lstm"}:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of cells (gru, lstm)")
+    return names
+
+
+def compare_main(doc, compare, frames):
+    """The command line of a comparison: compare(cell, F, repeats) for each --cell and --frames
+    (default `frames`, e.g. "40,1000"), with `doc` as its help."""
+    use_float32()
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cell", type=cell_names, default="gru,lstm", help="cells (default %(default)s)")
+    p.add_argument("--frames", type=positive_ints, default=frames, help="frame sizes F (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=7, help="timed steps of each (default %(default)s)")
+    args = p.parse_args()
+    for cell in args.cell:
+        for F in args.frames:
+            compare(cell, F, args.repeats)

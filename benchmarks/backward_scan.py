@@ -13,14 +13,11 @@ benchmarks/train_step.py (batch 128, L=100, 2 x 256).
 """
 import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator setting
 
-import argparse
-
 import pytensor.tensor as pt
 
 from rnnsound import cells
-from rnnsound.runtime import use_float32
 
-from ab import built_with, interleaved_medians, largest_difference, positive_ints
+from ab import built_with, compare_main, interleaved_medians, largest_difference
 
 
 as_is = cells._scan
@@ -52,15 +49,7 @@ def compare(cell, F, repeats):
 
 
 def main():
-    use_float32()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cell", default="gru,lstm", help="cells (default %(default)s)")
-    p.add_argument("--frames", type=positive_ints, default="40,1000", help="frame sizes F (default %(default)s)")
-    p.add_argument("--repeats", type=int, default=7, help="timed steps of each (default %(default)s)")
-    args = p.parse_args()
-    for cell in args.cell.split(","):
-        for F in args.frames:
-            compare(cell, F, args.repeats)
+    compare_main(__doc__, compare, "40,1000")
 
 
 if __name__ == "__main__":

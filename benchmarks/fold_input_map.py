@@ -11,12 +11,9 @@ and train on the same batch; the step is the fused training step of benchmarks/t
 """
 import rnnsound  # noqa: F401  first, before numpy starts threads: its allocator setting
 
-import argparse
-
 from rnnsound import graph
-from rnnsound.runtime import use_float32
 
-from ab import H, built_with, interleaved_medians, largest_difference, positive_ints
+from ab import H, built_with, compare_main, interleaved_medians, largest_difference
 
 
 def compare(cell, F, repeats):
@@ -31,15 +28,7 @@ def compare(cell, F, repeats):
 
 
 def main():
-    use_float32()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cell", default="gru,lstm", help="cells (default %(default)s)")
-    p.add_argument("--frames", type=positive_ints, default="40,100", help="frame sizes F (default %(default)s)")
-    p.add_argument("--repeats", type=int, default=7, help="timed steps of each (default %(default)s)")
-    args = p.parse_args()
-    for cell in args.cell.split(","):
-        for F in args.frames:
-            compare(cell, F, args.repeats)
+    compare_main(__doc__, compare, "40,100")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import os
 import shutil
 import tempfile
 
-# One XLA compilation cache for the whole test session, set before JAX is imported: the xdist
+# One XLA compilation cache for the whole test run, set before JAX is imported: the xdist
 # workers and every process the tests start (runs, sweeps, Dask workers) inherit it, so a graph
 # compiled once (same HLO, same flags, same JAX) is loaded, not compiled again. The loaded
 # executable is the compiled one: the numbers are the same. Removed by the process that made it.

@@ -16,7 +16,7 @@ from rnnsound.sweeps import Sweep, run_sweep
 from conftest import chord
 
 # hidden 4, batch 32 as in the other sweeps of this file: their (8, 10) and (16, 5) runs compile
-# the same graphs, which the session's XLA cache (conftest) then loads instead of compiling
+# the same graphs, which the test run's XLA cache (conftest) then loads instead of compiling
 TINY = Sweep(name="tiny", title="Tiny sweep", base={"hidden": 4, "batch_size": 32},
              variants=({"frame_size": 8, "seq_len": 10}, {"frame_size": 16, "seq_len": 5},
                        {"frame_size": 1000, "seq_len": 100}))
