@@ -28,7 +28,8 @@ setup(
         "psutil>=5.9,<8",        # available memory, checked before long generations
     ],
     extras_require={
-        "test": ["pytest>=7,<10", "pytest-xdist>=3,<4"],  # the suite runs on 2 processes (README)
+        "test": ["pytest>=7,<10", "pytest-xdist>=3,<4",
+                 "librosa>=0.10,<2"],  # librosa: the reference the flatness metric is tested against
         "bench": ["torch>=2.2,<3"],
         "cuda": ["jax[cuda12]>=0.7,<0.11"],  # JAX's CUDA wheels: training and generation on an NVIDIA GPU
     },

@@ -50,7 +50,7 @@ def rows(folder):
                f"{s['examples']['train']}/{s['examples']['dev']}", str(s["steps"]), f"{zero:.4f}",
                f"{s['best_dev'] / zero:.3f}", f"{float(epochs[-1]['train_mse']) / train_variance(config['dataset']):.3f}",
                f"{s['baselines']['linear'] / zero:.3f}", f"{s.get('step_norm_median') or float('nan'):.3g}",
-               f"{s['stateful']['fade_ratio']:.3g}", f"{wall / 60:.1f} min"]
+               f"{s['stateful']['end_level_db']:.1f}", f"{wall / 60:.1f} min"]
 
 
 def main(argv=None):
@@ -58,7 +58,7 @@ def main(argv=None):
     p.add_argument("folders", nargs="+", help="sweep --out folders")
     args = p.parse_args(argv)
     header = ["song", "F/L", "model", "hers", "train/dev ex", "updates", "dev variance", "best dev / var",
-              "last train / var", "linear / var", "step norm", "stateful fade", "wall"]
+              "last train / var", "linear / var", "step norm", "stateful end dB", "wall"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for folder in args.folders:

@@ -11,7 +11,8 @@ from .interrupts import SIGNALS, stop_now
 from .prepare import prepare
 from .rundir import RunFolder
 from .runtime import exit_status, quiet_known_warnings
-from .sweeps.report import report
+from .sweeps.report import report, sweep_runs
+from .sweeps.run import remeasure
 from .train import train
 
 
@@ -58,6 +59,16 @@ def _train(args):
           f"(predict zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g})")
 
 
+def clip_line(m):
+    """A clip's metrics (rnnsound.metrics) in one line."""
+    flat = "none audible" if m["spectral_flatness"] is None else f"{m['spectral_flatness']:.3g}"
+    song_flat = "n/a" if m["song_spectral_flatness"] is None else f"{m['song_spectral_flatness']:.3g}"
+    return (f"last 5 s at {m['end_level_db']:+.1f} dB of the song's loudness, {100 * m['seconds_in_song_range']:.0f}% "
+            f"of seconds in its range; spectral flatness {flat} (song {song_flat}), spectral distance "
+            f"{m['spectral_distance_db']:.1f} dB, tick score {m['tick_score']:.2f}, clipped "
+            f"{100 * m['clipped_fraction']:.2f}%; {m['copy_frames']} of {m['audible_frames']} audible frames copy the song")
+
+
 def _generate(args):
     out = args.output or os.path.join(args.run_dir, "samples", f"{args.mode}_{args.seed_split}{args.seed_index}.wav")
     clips = generate_clips(args.run_dir, out, args.mode, args.seconds, args.seed_index, args.seed_split,
@@ -65,12 +76,7 @@ def _generate(args):
                            temperature=args.temperature, sampling_seed=args.sampling_seed, count=args.count)
     for path, m in zip(clip_paths(out, args.count), clips):
         drawn = f", {m['output_head']} head at temperature {m['temperature']:g}"
-        print(f"wrote {path} ({m['seconds']:.1f} s, {args.mode}{drawn}): fade ratio {m['fade_ratio']:.3g} (last 5 s "
-              f"RMS / seed RMS), loudness within {m['loudness_max_deviation_db']:.1f} dB of the seed's, spectral "
-              f"flatness {m['spectral_flatness']:.3g} (song {m['song_spectral_flatness']:.3g}), clipped "
-              f"{100 * m['clipped_fraction']:.2f}%, tick score {m['tick_score']:.2f}, spectral distance "
-              f"{m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
-              f"copied {100 * m['copy_fraction']:.1f}% of those")
+        print(f"wrote {path} ({m['seconds']:.1f} s, {args.mode}{drawn}): {clip_line(m)}")
 
 
 def _demo(args):
@@ -90,12 +96,13 @@ def _demo(args):
     for mode in ("stateful", "window", "blog"):
         out = RunFolder(run).sample(mode)
         m = generate(run, out, mode, args.seconds, progress=not args.quiet)
-        print(f"{out}: fade ratio {m['fade_ratio']:.3g}, tick score {m['tick_score']:.2f}, "
-              f"spectral distance {m['spectral_distance_db']:.1f} dB, audible frames {100 * m['audible_fraction']:.0f}%, "
-              f"copied {100 * m['copy_fraction']:.1f}% of those")
+        print(f"{out}: {clip_line(m)}")
 
 
 def _report(args):
+    if args.remeasure:
+        names = [n for n in sweep_runs(args.folder) if remeasure(args.folder, n)]
+        print(f"{args.folder}: the clips of {len(names)} finished runs generated and measured again")
     summaries = report(args.folder)
     done = sum(s["status"] == "done" for s in summaries)
     print(f"{args.folder}: results.md, results.csv, curves.png and summary.png from {done} finished of {len(summaries)} runs")
@@ -198,6 +205,8 @@ def build_parser():
                         description="Rebuild results.csv, results.md, curves.png and summary.png of a sweep "
                                     "(experiments/*.py --out DIR) from the run folders in DIR/runs.")
     rp.add_argument("folder", help="the --out folder of an experiment")
+    rp.add_argument("--remeasure", action="store_true", help="first generate every finished run's clips again (the "
+                    "same audio, from best.h5) and measure them with this version's metrics")
     rp.set_defaults(func=_report)
     return p
 

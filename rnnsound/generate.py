@@ -40,7 +40,7 @@ from .files import read_csv, write_json
 from .prepare import denormalise
 from .rundir import RunFolder
 from .runtime import use_float32
-from .streams import SongDataset, changed_data, digests, norm_of, read_attrs
+from .streams import SongDataset, changed_data, digests, norm_of, read_attrs, song_stretches
 
 GENERATION_MODES = ("blog", "window", "stateful")
 MAX_SECONDS = 3600
@@ -340,9 +340,10 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
     train = SongDataset(data_path, "train", load_in_memory=False, attrs=attrs)
     idx = np.linspace(0, train.num_examples - 1, min(train.num_examples, 2000)).astype(int)
     train_frames = denormalise(train.get(np.unique(idx))[0].reshape(-1, F), norm)
-    song_spectrum = metrics.log_spectrum(train_frames.reshape(-1), rate)
+    stretches, source = song_stretches(data_path, attrs, rate)
+    ref = metrics.reference([denormalise(s, norm) for s in stretches], rate, source)
     clips = (denormalise(frames[i].reshape(-1)[:n_samples], norm) for i in range(count))
-    return _write_clips(clip_paths(output, count), clips, seeds, norm, song_spectrum, train_frames, F, rate,
+    return _write_clips(clip_paths(output, count), clips, seeds, norm, ref, train_frames, F, rate,
                         {"mode": mode, "seed_split": seed_split, "checkpoint": which, "output_head": cfg.output,
                          "temperature": temperature, "run_dir": os.path.abspath(run_dir)},
                         indices, sampling_seed, f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}"
@@ -355,7 +356,7 @@ def _staged(path):
     return os.path.join(folder, f".staged.{name}")
 
 
-def _write_clips(paths, clips, seeds, norm, song_spectrum, train_frames, F, rate, about, indices, sampling_seed, title):
+def _write_clips(paths, clips, seeds, norm, ref, train_frames, F, rate, about, indices, sampling_seed, title):
     """Each clip's WAV, metrics and picture, all staged first and then renamed into place together,
     with SIGINT and SIGTERM deferred: a signal while staging leaves every existing output as it was
     (none of the new files appear), one while renaming lets the renames finish. So a clip's three
@@ -365,7 +366,7 @@ def _write_clips(paths, clips, seeds, norm, song_spectrum, train_frames, F, rate
         try:
             for i, (path, out) in enumerate(zip(paths, clips)):
                 seed_audio = denormalise(seeds[i].reshape(-1), norm)
-                m = metrics.measure(out, seed_audio, song_spectrum, train_frames, F, rate)
+                m = metrics.measure(out, ref, train_frames, F, rate)
                 m.update(about, seed_index=indices[i], sampling_seed=sampling_seed + i)
                 stem = path[:-4]
                 wav, js, png = (_staged(p) for p in (path, stem + ".metrics.json", stem + ".png"))

@@ -20,6 +20,7 @@ ranges for rate, F, L, hop and fraction; a known normalisation with finite const
 inside the data), and a dataset whose arrays are views onto a song store (rnnsound.prepare) is
 refused when that store is missing or shorter than the views need: HDF5 would read zeros.
 """
+import math
 import os
 
 from concurrent.futures import ThreadPoolExecutor
@@ -185,6 +186,41 @@ def norm_of(attrs):
         return {"kind": "none"}
     return {"kind": attrs["normalisation"], "mean": attrs["norm_mean"], "min": attrs["norm_min"],
             "max": attrs["norm_max"], "std": attrs["norm_std"]}
+
+
+# The song's reference audio for generation metrics (rnnsound.metrics.Reference): at most this many
+# contiguous stretches of this many seconds, evenly spaced over the song's training part.
+REFERENCE_STRETCHES, STRETCH_SECONDS = 16, 15.0
+
+
+def song_stretches(path, attrs, rate):
+    """(stretches, source): contiguous stretches of the training part of the song, normalised, each a
+    1-D float32 array, and a line saying where they came from. A dataset of views onto one song store
+    reads them from the store: REFERENCE_STRETCHES of STRETCH_SECONDS evenly spaced over its first
+    round(train_fraction * n) samples (that whole part when it is shorter), the same audio for every
+    F, L and hop of the song. A self-contained file has no store: its train examples are the
+    stretches (each L*F contiguous samples; evenly spaced, as many as make the same length)."""
+    if len(attrs["stores"]) == 1 and "train_fraction" in attrs:
+        try:
+            with h5py.File(attrs["stores"][0], "r") as f:
+                samples = f["samples"]
+                p = int(round(attrs["train_fraction"] * len(samples)))
+                size = int(STRETCH_SECONDS * rate)
+                if p <= REFERENCE_STRETCHES * size:
+                    return [samples[:p].astype(np.float32)], f"the song's first {p / rate:.1f} s (its training part)"
+                starts = np.linspace(0, p - size, REFERENCE_STRETCHES).astype(np.int64)
+                return ([samples[a:a + size].astype(np.float32) for a in starts],
+                        f"{REFERENCE_STRETCHES} stretches of {STRETCH_SECONDS:g} s spread over the song's training part")
+        except HDF5_ERRORS as e:
+            raise UserError(f"the song store {attrs['stores'][0]} of {path} is damaged ({str(e).strip() or type(e).__name__}); "
+                            "delete it and prepare the song again")
+    train = SongDataset(path, "train", load_in_memory=False, attrs=attrs)
+    L, F = attrs["shape"][1:]
+    want = max(1, math.ceil(REFERENCE_STRETCHES * STRETCH_SECONDS * rate / (L * F)))
+    idx = np.unique(np.linspace(0, train.num_examples - 1, min(train.num_examples, want)).astype(int))
+    inputs = train.get(idx)[0]
+    train.close()
+    return list(inputs.reshape(len(idx), L * F)), f"{len(idx)} train examples of {L * F / rate:.2f} s (no song store)"
 
 
 class SongDataset:

@@ -10,6 +10,8 @@ from rnnsound import checkpoint, metrics, graph
 from rnnsound.cli import main
 from rnnsound.config import TrainConfig
 from rnnsound.generate import compile_generator, generate, generate_frames, uses_lanes
+from rnnsound.prepare import denormalise, prepare
+from rnnsound.streams import norm_of, read_attrs
 from rnnsound.train import train
 
 import reference  # tests/reference.py: the numpy oracle
@@ -124,25 +126,76 @@ def test_output_starts_with_the_prediction_after_the_seed(run, tmp_path):
 def test_metrics_detect_fade_ticks_and_copies():
     rate, F = 16000, 100
     rng = np.random.default_rng(0)
-    song = np.sin(2 * np.pi * 220 * np.arange(10 * rate) / rate) * 0.5
+    # a song whose seconds range from 0.3 to 0.7 in amplitude (about 7 dB), and a steady clip inside that range
+    song = np.sin(2 * np.pi * 220 * np.arange(10 * rate) / rate) * np.repeat(np.linspace(0.3, 0.7, 10), rate)
     train_frames = song.reshape(-1, F)
-    spectrum = metrics.log_spectrum(song, rate)
+    ref = metrics.reference([song], rate, "test")
     steady = 0.5 * np.sin(2 * np.pi * 330 * np.arange(10 * rate) / rate + 0.3)
     fading = steady * np.exp(-np.arange(10 * rate) / rate)
     ticks = steady + np.repeat(rng.choice([-0.2, 0.2], 10 * rate // F), F)
-    seed = song[:rate]
-    m_steady = metrics.measure(steady, seed, spectrum, train_frames, F, rate)
-    m_fade = metrics.measure(fading, seed, spectrum, train_frames, F, rate)
-    m_ticks = metrics.measure(ticks, seed, spectrum, train_frames, F, rate)
-    m_copy = metrics.measure(song.copy(), seed, spectrum, train_frames, F, rate)
-    assert m_steady["fade_ratio"] > 0.9 and m_fade["fade_ratio"] < 0.05
-    assert m_fade["rms_per_second"][0] > 10 * m_fade["rms_per_second"][-1]
+    m_steady = metrics.measure(steady, ref, train_frames, F, rate)
+    m_fade = metrics.measure(fading, ref, train_frames, F, rate)
+    m_ticks = metrics.measure(ticks, ref, train_frames, F, rate)
+    m_copy = metrics.measure(song.copy(), ref, train_frames, F, rate)
+    assert abs(m_steady["end_level_db"]) < 1 and m_steady["seconds_in_song_range"] == 1.0
+    # e^-t falls 8.7 dB a second: from t = 7 on it is under BS.1770's -70 LUFS gate, so the end reads the floor
+    floor = metrics.LUFS_FLOOR - ref.median_lufs
+    assert m_fade["end_level_db"] == floor and m_fade["seconds_in_song_range"] <= 0.1
+    assert -5 < m_fade["level_per_second_db"][0] and -30 < m_fade["level_per_second_db"][3] < -20
     assert m_steady["tick_score"] < 1.5 and m_ticks["tick_score"] > 5
-    assert m_copy["copy_fraction"] == 1.0 and m_steady["copy_fraction"] < 0.5
-    silence = metrics.measure(np.zeros(10 * rate), seed, spectrum, np.vstack([train_frames, 0 * train_frames]), F, rate)
-    assert silence["copy_fraction"] == 0.0 and silence["audible_fraction"] == 0.0  # silence copies nothing
+    assert m_copy["copy_fraction"] == 1.0 and m_copy["copy_frames"] == m_copy["audible_frames"] == 10 * rate // F
+    assert m_steady["copy_fraction"] < 0.5
+    silence = metrics.measure(np.zeros(10 * rate), ref, np.vstack([train_frames, 0 * train_frames]), F, rate)
+    assert silence["copy_fraction"] == 0.0 and silence["audible_frames"] == 0  # silence copies nothing
+    assert silence["spectral_flatness"] is None and silence["flatness_frames"] == 0  # and has no spectrum to flatten
+    assert silence["end_level_db"] == metrics.LUFS_FLOOR - ref.median_lufs
     assert m_copy["spectral_distance_db"] < 1.0 < m_steady["spectral_distance_db"]
-    assert metrics.measure(steady * 3, seed, spectrum, train_frames, F, rate)["clipped_fraction"] > 0.1
+    assert metrics.measure(steady * 3, ref, train_frames, F, rate)["clipped_fraction"] > 0.1
+
+
+def test_loudness_ignores_dc():
+    rate = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate)
+    assert abs(metrics.loudness(tone + 0.5, rate) - metrics.loudness(tone, rate)) < 1e-9
+    ref = metrics.reference([tone], rate, "test")
+    assert abs(metrics.measure(tone + 0.5, ref, tone.reshape(-1, 100), 100, rate)["end_level_db"]) < 1e-6
+
+
+@pytest.mark.parametrize("stretch_seconds, source", [(15.0, "training part"), (1.0, "16 stretches of 1 s")])
+def test_the_songs_reference_is_the_same_for_every_frame_size_and_seq_len(tmp_path, monkeypatch, stretch_seconds,
+                                                                           source):
+    """Generation measures the song on contiguous stretches of its store, whatever F and L cut it into:
+    its whole training part (a minute's song), or 16 stretches spread over it."""
+    from rnnsound import streams
+    from rnnsound.config import BLOG_TRAIN_FRACTION, DataConfig
+    from rnnsound.default_song import EmbeddedSong
+    from rnnsound.streams import song_stretches
+    monkeypatch.setattr(streams, "STRETCH_SECONDS", stretch_seconds)
+    song = EmbeddedSong("etude", 60 * 16000)
+    refs = []
+    for F, L in ((40, 100), (100, 50), (1000, 10)):
+        path = str(tmp_path / f"d_{F}_{L}.hdf5")
+        prepare(song, path, DataConfig(frame_size=F, seq_len=L), progress=False)
+        attrs = read_attrs(path)
+        stretches, source = song_stretches(path, attrs, 16000)
+        refs.append(metrics.reference([denormalise(s, norm_of(attrs)) for s in stretches], 16000, source))
+    first = refs[0]
+    train_part = round(BLOG_TRAIN_FRACTION * 60 * 16000) / 16000     # seconds
+    assert source in first.source and first.seconds == (16 if stretch_seconds == 1 else train_part)
+    for r in refs[1:]:
+        assert r.flatness == first.flatness and r.rms == first.rms and r.seconds == first.seconds
+        np.testing.assert_array_equal(r.spectrum_db, first.spectrum_db)
+        np.testing.assert_array_equal(r.loudness_lufs, first.loudness_lufs)
+
+
+def test_a_self_contained_file_measures_its_train_examples(tmp_path):
+    from rnnsound.config import DataConfig
+    from rnnsound.default_song import EmbeddedSong
+    from rnnsound.streams import song_stretches
+    path = str(tmp_path / "copy.hdf5")
+    prepare(EmbeddedSong("etude", 60 * 16000), path, DataConfig(frame_size=100, seq_len=50), progress=False, copy=True)
+    stretches, source = song_stretches(path, read_attrs(path), 16000)
+    assert "train examples" in source and all(len(s) == 5000 for s in stretches) and len(stretches) > 100
 
 
 def cli(capsys, *args):

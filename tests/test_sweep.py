@@ -1,5 +1,6 @@
 """Sweeps: two tiny runs end to end, skipping on rerun, infeasible pairs recorded; baselines by hand."""
 import csv
+import json
 import os
 
 import numpy as np
@@ -40,6 +41,17 @@ def test_sweep_runs_reports_and_skips_finished_runs(tmp_path, song_wav, capsys):
     assert os.path.getmtime(os.path.join(out, "runs", "frame_size=8_seq_len=10", "last.h5")) == mtime
     os.remove(os.path.join(out, "results.md"))
     assert main(["report", out]) == 0 and os.path.exists(os.path.join(out, "results.md"))
+    # --remeasure: the same audio from the same checkpoint, measured again into the summary
+    run = os.path.join(out, "runs", "frame_size=8_seq_len=10")
+    clip = sf.read(os.path.join(run, "samples", "stateful.wav"))[0]
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    del summary["stateful"]["end_level_db"]
+    json.dump(summary, open(os.path.join(run, "summary.json"), "w"))
+    assert main(["report", out, "--remeasure"]) == 0
+    assert "generated and measured again" in capsys.readouterr().out
+    np.testing.assert_array_equal(sf.read(os.path.join(run, "samples", "stateful.wav"))[0], clip)
+    again = json.load(open(os.path.join(run, "summary.json")))
+    assert "end_level_db" in again["stateful"] and again["clips"] == summary["clips"] and again["clips_commit"]
 
 
 def test_unknown_override_fails_before_any_work(tmp_path, song_wav):

@@ -18,6 +18,15 @@ def _get(clip, key, fmt):
     return "" if clip.get(key) is None else format(clip[key], fmt)
 
 
+def _pct(clip, key):
+    return "" if clip.get(key) is None else f"{100 * clip[key]:.0f}"
+
+
+def _copies(clip):
+    """Copied frames out of the audible ones ("3/12"): a share means little without its count."""
+    return "" if clip.get("copy_frames") is None else f"{clip['copy_frames']}/{clip['audible_frames']}"
+
+
 def _clip(s, mode):
     """The run's first clip of `mode` (the table's clip; clips.md lists them all)."""
     return s[next((c["key"] for c in s.get("clips", []) if c["mode"] == mode), mode)]
@@ -37,17 +46,19 @@ COLUMNS = [  # (header, how to get it from a summary)
     ("beats all", lambda s: "yes" if s["best_dev"] < min(s["baselines"][k] for k in ("zero", "last_frame", "linear")) else "no"),
     ("train s", lambda s: f"{s['train_seconds']:.0f}"), ("samples/s", lambda s: f"{s['samples_per_second']:.3g}"),
     ("step norm", lambda s: "" if s.get("step_norm_median") is None else f"{s['step_norm_median']:.3g}"),
-    ("stateful fade", lambda s: f"{_clip(s, 'stateful')['fade_ratio']:.3g}"),
+    ("stateful end dB", lambda s: _get(_clip(s, 'stateful'), "end_level_db", ".1f")),
+    ("stateful in range %", lambda s: _pct(_clip(s, 'stateful'), "seconds_in_song_range")),
     ("stateful ticks", lambda s: f"{_clip(s, 'stateful')['tick_score']:.2f}"),
     ("stateful spec dB", lambda s: f"{_clip(s, 'stateful')['spectral_distance_db']:.1f}"),
-    ("stateful audible %", lambda s: f"{100 * _clip(s, 'stateful').get('audible_fraction', float('nan')):.1f}"),
-    ("stateful copy %", lambda s: f"{100 * _clip(s, 'stateful')['copy_fraction']:.1f}"),
-    ("stateful loud dev dB", lambda s: _get(_clip(s, 'stateful'), "loudness_max_deviation_db", ".1f")),
+    ("stateful copy", lambda s: _copies(_clip(s, 'stateful'))),
     ("stateful flatness", lambda s: _get(_clip(s, 'stateful'), "spectral_flatness", ".3g")),
-    ("blog s", lambda s: f"{_clip(s, 'blog')['seconds']:.1f}"), ("blog fade", lambda s: f"{_clip(s, 'blog')['fade_ratio']:.3g}"),
+    ("song flatness", lambda s: _get(_clip(s, 'stateful'), "song_spectral_flatness", ".3g")),
+    ("blog s", lambda s: f"{_clip(s, 'blog')['seconds']:.1f}"),
+    ("blog end dB", lambda s: _get(_clip(s, 'blog'), "end_level_db", ".1f")),
+    ("blog in range %", lambda s: _pct(_clip(s, 'blog'), "seconds_in_song_range")),
     ("blog ticks", lambda s: f"{_clip(s, 'blog')['tick_score']:.2f}"),
     ("blog spec dB", lambda s: f"{_clip(s, 'blog')['spectral_distance_db']:.1f}"),
-    ("blog loud dev dB", lambda s: _get(_clip(s, 'blog'), "loudness_max_deviation_db", ".1f")),
+    ("blog copy", lambda s: _copies(_clip(s, 'blog'))),
     ("blog flatness", lambda s: _get(_clip(s, 'blog'), "spectral_flatness", ".3g")),
     ("host", lambda s: s.get("host", "")), ("worker", lambda s: s.get("worker", "")),
     ("device", lambda s: s.get("device", "")), ("machine", lambda s: s.get("machine", "")),
@@ -58,14 +69,37 @@ COLUMNS = [  # (header, how to get it from a summary)
 SUMMARY = {"name": str, "status": str}  # what every summary.json and failed.json holds
 
 
-def report(out_dir):
-    """results.csv, results.md, curves.png and summary.png from the run folders of a sweep."""
+METRICS_LEGEND = (
+    "end dB = BS.1770 loudness of the clip's last 5 s (median of its seconds, DC removed) relative to the song's "
+    "median second (0 = as loud as the song; -20 = a tenth of its amplitude; silence reads near -70 LUFS less the "
+    "song's level); in range % = the clip's seconds within the 10th-90th percentile of the song's; ticks = jumps at "
+    "frame boundaries over jumps within frames; spec dB = spectral distance to the song; audible = frames above 10% "
+    "of the song's RMS; copy = audible frames within 5% of a training frame, out of the audible frames; flatness = "
+    "per-frame spectral flatness averaged over the audible frames (librosa's measure; 1 = white noise, blank = no "
+    "audible frame) beside the song's. The song's figures come from contiguous stretches of its training part, the "
+    "same for every F and L (rnnsound.metrics)."
+)
+
+
+def read_meta(out_dir):
+    """A sweep's sweep.json, checked."""
     meta_path = os.path.join(out_dir, "sweep.json")
     if not os.path.exists(meta_path):
         raise UserError(f"{out_dir} holds no sweep (no sweep.json); give the --out folder of an experiment")
     meta = read_json(meta_path, {"runs": list, "title": str, "song": str, "base": dict})
     if not all(isinstance(name, str) for name in meta["runs"]):
         raise UserError(f"{meta_path} is damaged (its runs are not all names); restore it, or rerun the sweep")
+    return meta
+
+
+def sweep_runs(out_dir):
+    """The names of a sweep's runs, in its order."""
+    return read_meta(out_dir)["runs"]
+
+
+def report(out_dir):
+    """results.csv, results.md, curves.png and summary.png from the run folders of a sweep."""
+    meta = read_meta(out_dir)
     planned = read_plan(os.path.join(out_dir, "plan.csv"))
     summaries = []
     for name in meta["runs"]:
@@ -93,12 +127,8 @@ def report(out_dir):
              f"Song: {meta['song']}. Settings for every run: "
              f"`{json.dumps(meta['base'])}`. MSE in normalised units, dev split; `dev/zero` is the best dev MSE "
              "relative to predicting zero (the data's variance); `beats all` = below all three baselines. "
-             "Clips: 30 s `stateful`, `blog s` seconds of `blog`; fade = RMS of the last 5 s over the seed's; "
-             "ticks = jumps at frame boundaries over jumps within frames; spec dB = spectral distance to the "
-             "song; audible % = frames above 10% of the song's RMS; copy % = audible frames within 5% of a "
-             "training frame; loud dev dB = the largest distance of a second's BS.1770 loudness from the seed's; "
-             "flatness = spectral flatness (1 = white noise); dev bits = NLL of the mu-law-quantised dev targets "
-             "per sample at the best epoch (rnnsound.metrics, rnnsound.heads).", "",
+             "Clips: 30 s `stateful`, `blog s` seconds of `blog`; " + METRICS_LEGEND + " dev bits = NLL of the "
+             "mu-law-quantised dev targets ""per sample at the best epoch (rnnsound.metrics, rnnsound.heads).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in done:
         lines.append("| " + " | ".join(str(get(s)) for _, get in columns) + " |")
@@ -122,13 +152,13 @@ CLIP_COLUMNS = [  # (header, how to get it from a summary and one of its clips)
     ("L", lambda s, c: s["seq_len"]), ("dev/zero", lambda s, c: f"{s['best_dev'] / s['baselines']['zero']:.3f}"),
     ("dev bits", lambda s, c: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
     ("mode", lambda s, c: c["mode"]), ("T", lambda s, c: _get(c, "temperature", "g")),
-    ("s", lambda s, c: f"{c['seconds']:.1f}"), ("fade", lambda s, c: f"{c['fade_ratio']:.3g}"),
-    ("loud dev dB", lambda s, c: _get(c, "loudness_max_deviation_db", ".1f")),
+    ("s", lambda s, c: f"{c['seconds']:.1f}"), ("end dB", lambda s, c: _get(c, "end_level_db", ".1f")),
+    ("in range %", lambda s, c: _pct(c, "seconds_in_song_range")),
     ("flatness", lambda s, c: _get(c, "spectral_flatness", ".3g")),
     ("song flatness", lambda s, c: _get(c, "song_spectral_flatness", ".3g")),
     ("spec dB", lambda s, c: f"{c['spectral_distance_db']:.1f}"), ("ticks", lambda s, c: f"{c['tick_score']:.2f}"),
     ("clipped %", lambda s, c: f"{100 * c['clipped_fraction']:.1f}"),
-    ("audible %", lambda s, c: f"{100 * c['audible_fraction']:.1f}"), ("copy %", lambda s, c: f"{100 * c['copy_fraction']:.1f}"),
+    ("audible %", lambda s, c: f"{100 * c['audible_fraction']:.1f}"), ("copy", lambda s, c: _copies(c)),
 ]
 
 
@@ -140,10 +170,7 @@ def write_clips_table(out_dir, title, done):
     with atomic_path(os.path.join(out_dir, "clips.csv")) as tmp, open(tmp, "w", newline="") as f:
         csv.writer(f).writerows([header] + rows)
     lines = [f"# {title}: every clip", "", "One row per generated clip (rnnsound.metrics): T = temperature (0 = the "
-             "head's mean); fade = RMS of the last 5 s over the seed's; loud dev dB = the largest distance of a "
-             "second's BS.1770 loudness from the seed's; flatness = spectral flatness of the clip (1 = white noise) "
-             "beside the song's; spec dB = spectral distance to the song; copy % = audible frames within 5% of a "
-             "training frame.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+             "head's mean); " + METRICS_LEGEND, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
     with atomic_path(os.path.join(out_dir, "clips.md")) as tmp, open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")

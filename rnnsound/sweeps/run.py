@@ -12,7 +12,7 @@ import socket
 import time
 
 from ..config import configs
-from ..errors import SongTooShort
+from ..errors import SongTooShort, UserError
 from ..files import read_json, write_json
 from ..generate import generate, uses_lanes
 from ..prepare import prepare
@@ -30,9 +30,10 @@ BLOG_BUDGET = {"lanes": 1_250_000, "one": 600_000}
 # of that GRU: ~0.6 at F=40 (benchmarks/generate_speed.py --output tier), so a frame step of tier
 # costs 1 + 0.6 F network steps: a blog clip of tier at F=40, L=100 gets 1 s.
 SAMPLE_STEP_COST = 0.6
-CLIP_METRICS = ("seconds", "fade_ratio", "clipped_fraction", "tick_score", "spectral_distance_db", "copy_fraction",
-                "audible_fraction", "nearest_train_rms_median", "loudness_max_deviation_db", "spectral_flatness",
-                "song_spectral_flatness", "temperature")
+CLIP_METRICS = ("seconds", "end_level_db", "seconds_in_song_range", "clipped_fraction", "tick_score",
+                "spectral_distance_db", "copy_frames", "audible_frames", "copy_fraction", "audible_fraction",
+                "nearest_train_rms_median", "spectral_flatness", "flatness_frames", "song_spectral_flatness",
+                "temperature")
 
 
 def clip_key(mode, temperature):
@@ -113,3 +114,27 @@ def make_clips(run, summary, tcfg, dcfg, clip_seconds, temperatures):
             summary[key] = {k: m[k] for k in CLIP_METRICS}
             summary[key]["wall_seconds"] = time.time() - t
     return clips
+
+
+def remeasure(out_dir, name):
+    """Generate a finished run's clips again with this code (same checkpoint, seeds and lengths, so
+    the same audio) and put their metrics in its summary.json: a sweep measured once by the current
+    rnnsound.metrics. Returns False for a run that is not done."""
+    run = sweep_run(out_dir, name)
+    if not os.path.exists(run.summary):
+        return False
+    summary = read_json(run.summary, {"status": str})
+    if summary["status"] != "done":
+        return False
+    if not os.path.exists(run.file("best.h5")):
+        raise UserError(f"{run.path} has no best.h5 to generate from; its clips cannot be measured again")
+    dcfg, tcfg = configs(read_json(run.settings, {"overrides": dict})["overrides"])
+    temperatures = list(dict.fromkeys(None if c["key"] == c["mode"] else summary[c["key"]]["temperature"]
+                                      for c in summary["clips"]))
+    seconds = max(summary[c["key"]]["seconds"] for c in summary["clips"] if c["mode"] == "stateful")
+    for c in summary["clips"]:
+        del summary[c["key"]]
+    summary["clips"] = make_clips(run, summary, tcfg, dcfg, seconds, temperatures)
+    summary["clips_commit"] = code_version()
+    write_json(run.summary, summary)
+    return True
