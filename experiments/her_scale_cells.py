@@ -6,7 +6,10 @@ recipe, 30 epochs, windows without overlap, the intended model. Runs:
 - two more seeds of each cell at (1000, 100) (the default seed is the first), so a difference
   between the cells can be set against the seed-to-seed spread;
 - the blog's sequence lengths L = 50, 100, 1000, 4000, 10000 at F = 1000 and 4000, each cell
-  (pairs whose example does not fit the dev split are recorded as infeasible).
+  (pairs whose example does not fit the dev split are recorded as infeasible);
+- her committed model (`recur_axis=batch`: the recurrence runs over the examples of a minibatch)
+  at (1000, 100), each cell, three seeds: the condition under which she compared the cells;
+- the LSTM with forget-gate bias 1 (the usual remedy; Blocks' default, hers, is 0) at (1000, 100).
 
   python experiments/her_scale_cells.py --style ambient --minutes blog --plan
   python experiments/her_scale_cells.py --style ambient --minutes blog --only 'frame_size=1000_seq_len=100_*'
@@ -25,7 +28,10 @@ PAIRS = HER_PAIRS + tuple((F, L) for F in (1000, 4000) for L in SEQ_LENS if (F, 
 SWEEP = Sweep(
     name="her_scale_cells", title="LSTM vs GRU at her scale", base={},
     variants=tuple({"frame_size": F, "seq_len": L, "cell": c} for F, L in PAIRS for c in CELLS)
-    + tuple({"frame_size": 1000, "seq_len": 100, "cell": c, "seed": s} for s in SEEDS for c in CELLS),
+    + tuple({"frame_size": 1000, "seq_len": 100, "cell": c, "seed": s} for s in SEEDS for c in CELLS)
+    + tuple({"frame_size": 1000, "seq_len": 100, "cell": c, "recur_axis": "batch", **({"seed": s} if s else {})}
+            for s in (None,) + SEEDS for c in CELLS)
+    + ({"frame_size": 1000, "seq_len": 100, "cell": "lstm", "forget_bias": 1.0},),
 )
 
 if __name__ == "__main__":
