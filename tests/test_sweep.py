@@ -76,6 +76,38 @@ def test_baselines_match_hand_computed_values_on_a_tone(tmp_path):
     assert b["linear"] < 1e-6 * b["zero"]  # a sine's next samples are a linear function of the current ones
 
 
+def _prepared(tmp_path, name, x, F=20, L=10):
+    rate = 16000
+    sf.write(tmp_path / f"{name}.wav", x, rate, subtype="FLOAT")
+    path = str(tmp_path / f"{name}.hdf5")
+    prepare(str(tmp_path / f"{name}.wav"), path, DataConfig(frame_size=F, seq_len=L, train_fraction=0.7), progress=False)
+    return SongDataset(path, "train"), SongDataset(path, "dev")
+
+
+def test_lpc_contexts_are_the_samples_before_each_target(tmp_path):
+    """Each target sample's context is the song's LPC_ORDER samples just before it."""
+    ramp = np.arange(16000) / 16000 - 0.5
+    train, _ = _prepared(tmp_path, "ramp", ramp, F=20, L=10)
+    context, target = next(baselines._lpc_rows(train, np.array([3]), 16, 1))
+    x, y = train.get([3])
+    assert np.array_equal(target, y.reshape(-1)) and context.shape == (200, 16)
+    song = np.concatenate([x[0, 0], y.reshape(-1)])                     # the window: inputs' first frame, targets
+    for j in (0, 7, 199):
+        np.testing.assert_array_equal(context[j], song[20 + j - 16:20 + j])
+
+
+def test_lpc_bits_are_near_zero_for_a_tone_and_the_level_entropy_for_noise(tmp_path):
+    from rnnsound.heads import mulaw_encode
+    t = np.arange(3 * 16000) / 16000
+    tone_train, tone_dev = _prepared(tmp_path, "tone", 0.5 * np.sin(2 * np.pi * 440 * t))
+    assert baselines.lpc_bits(tone_train, tone_dev) < 0.5            # a sinusoid is a 2-tap linear recurrence
+    noise_train, noise_dev = _prepared(tmp_path, "noise", np.random.default_rng(0).standard_normal(len(t)) * 0.1)
+    levels = mulaw_encode(noise_dev.get(np.arange(noise_dev.num_examples))[1].reshape(-1))
+    p = np.bincount(levels, minlength=256) / len(levels)
+    entropy = -np.sum(p[p > 0] * np.log2(p[p > 0]))                   # the best any predictor of noise can do
+    assert entropy <= baselines.lpc_bits(noise_train, noise_dev) < entropy + 0.1
+
+
 def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, song_wav):
     from rnnsound.streams import read_attrs
     sweep = Sweep(name="norm", title="Normalisation",

@@ -1,6 +1,7 @@
-"""Regenerate the tables of docs/results.md from the committed sweep results under docs/results/.
+"""Regenerate the generated tables of README.md and docs/*.md from the committed sweep results under
+docs/results/.
 
-Each table in docs/results.md sits between two markers:
+Each generated table sits between two markers:
 
   <!-- table: output_heads/results.csv | run, updates, best dev, dev/zero -->
   ...rows written here...
@@ -11,17 +12,18 @@ file, or a derived column below); an optional third part `| where COLUMN=VALUE[,
 the rows whose column has one of those values. Rows that are not done show their status and
 reason. Everything outside the markers is left as it is.
 
-  python tools/results_doc.py            # rewrite docs/results.md
-  python tools/results_doc.py --check    # exit 1 if it is not up to date
+  python tools/results_doc.py            # rewrite every page whose tables are out of date
+  python tools/results_doc.py --check    # exit 1 if one is (tests/test_docs.py runs this check)
 """
 import argparse
 import csv
+import glob
 import os
 import re
 import sys
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOC = os.path.join(HERE, "docs", "results.md")
+DOCS = [os.path.join(HERE, "README.md")] + sorted(glob.glob(os.path.join(HERE, "docs", "*.md")))
 RESULTS = os.path.join(HERE, "docs", "results")
 MARKER = re.compile(r"<!-- table: (?P<spec>.*?) -->\n.*?<!-- end table -->", re.S)
 # her figures for her committed pairs (docs/recipe.md), relative to her data's variance
@@ -63,21 +65,31 @@ def render(text):
     return MARKER.sub(lambda m: f"<!-- table: {m['spec']} -->\n{table(m['spec'])}\n<!-- end table -->", text)
 
 
+def stale():
+    """{path: regenerated text} of the pages whose generated tables differ from their CSVs."""
+    out = {}
+    for path in DOCS:
+        with open(path) as f:
+            old = f.read()
+        new = render(old)
+        if new != old:
+            out[path] = new
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--check", action="store_true", help="only check that docs/results.md is up to date")
+    p.add_argument("--check", action="store_true", help="only check that every page is up to date")
     args = p.parse_args()
-    with open(DOC) as f:
-        old = f.read()
-    new = render(old)
+    pages = stale()
     if args.check:
-        if new != old:
-            print("docs/results.md is out of date: run python tools/results_doc.py", file=sys.stderr)
-            return 1
-        return 0
-    with open(DOC, "w") as f:
-        f.write(new)
-    print(f"{DOC}: {len(MARKER.findall(new))} tables")
+        for path in pages:
+            print(f"{os.path.relpath(path, HERE)} is out of date: run python tools/results_doc.py", file=sys.stderr)
+        return 1 if pages else 0
+    for path, text in pages.items():
+        with open(path, "w") as f:
+            f.write(text)
+        print(f"{os.path.relpath(path, HERE)}: tables regenerated")
     return 0
 
 

@@ -18,6 +18,14 @@ def _get(clip, key, fmt):
     return "" if clip.get(key) is None else format(clip[key], fmt)
 
 
+def _beats_all(s):
+    """Below all three frame baselines? Not asked of `tier`, whose dev MSE predicts each sample from
+    the true samples before it (one sample ahead, not a frame): its baseline is lpc bits."""
+    if s.get("output") == "tier":
+        return "n/a"
+    return "yes" if s["best_dev"] < min(s["baselines"][k] for k in ("zero", "last_frame", "linear")) else "no"
+
+
 def _pct(clip, key):
     return "" if clip.get(key) is None else f"{100 * clip[key]:.0f}"
 
@@ -43,7 +51,8 @@ COLUMNS = [  # (header, how to get it from a summary)
     ("zero", lambda s: f"{s['baselines']['zero']:.4g}"), ("last frame", lambda s: f"{s['baselines']['last_frame']:.4g}"),
     ("linear", lambda s: f"{s['baselines']['linear']:.4g}"),
     ("dev bits", lambda s: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
-    ("beats all", lambda s: "yes" if s["best_dev"] < min(s["baselines"][k] for k in ("zero", "last_frame", "linear")) else "no"),
+    ("lpc bits", lambda s: _get(s["baselines"], "lpc_bits", ".3f")),
+    ("beats all", lambda s: _beats_all(s)),
     ("train s", lambda s: f"{s['train_seconds']:.0f}"), ("samples/s", lambda s: f"{s['samples_per_second']:.3g}"),
     ("step norm", lambda s: "" if s.get("step_norm_median") is None else f"{s['step_norm_median']:.3g}"),
     ("stateful end dB", lambda s: _get(_clip(s, 'stateful'), "end_level_db", ".1f")),
@@ -123,12 +132,16 @@ def report(out_dir):
     machines = sorted({s["machine"] for s in done if s.get("machine")})
     made = ("Made with " + "; ".join(f"`{c}`" for c in meta.get("commands", [])) if meta.get("commands") else "") + \
         (f" at commit {', '.join(commits)}" if commits else "") + (f" on {', '.join(machines)}" if machines else "")
+    remeasured = sorted({s["clips_commit"] for s in done if s.get("clips_commit")})
+    if remeasured:
+        made += f"; clips generated and measured again (`rnnsound report --remeasure`) at commit {', '.join(remeasured)}"
     lines = [f"# {meta['title']}", ""] + ([made.strip() + ".", ""] if made.strip() else []) + [
              f"Song: {meta['song']}. Settings for every run: "
              f"`{json.dumps(meta['base'])}`. MSE in normalised units, dev split; `dev/zero` is the best dev MSE "
-             "relative to predicting zero (the data's variance); `beats all` = below all three baselines. "
-             "Clips: 30 s `stateful`, `blog s` seconds of `blog`; " + METRICS_LEGEND + " dev bits = NLL of the "
-             "mu-law-quantised dev targets ""per sample at the best epoch (rnnsound.metrics, rnnsound.heads).", "",
+             "relative to predicting zero (the data's variance); `beats all` = below all three frame "
+             "baselines (n/a for tier, whose MSE is one sample ahead); dev bits = NLL of the mu-law-quantised dev "
+             "targets per sample at the best epoch; lpc bits = the same for a one-sample-ahead linear predictor "
+             "(rnnsound.baselines). Clips: 30 s `stateful`, `blog s` seconds of `blog`; " + METRICS_LEGEND, "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in done:
         lines.append("| " + " | ".join(str(get(s)) for _, get in columns) + " |")

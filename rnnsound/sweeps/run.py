@@ -11,12 +11,14 @@ import os
 import socket
 import time
 
+from ..baselines import lpc_bits
 from ..config import configs
 from ..errors import SongTooShort, UserError
 from ..files import read_json, write_json
 from ..generate import generate, uses_lanes
 from ..prepare import prepare
 from ..rundir import sweep_run
+from ..streams import SongDataset, read_attrs
 from ..runtime import code_version, machine
 from ..train import train
 from .spec import check_run_folder, dataset_name, describe_run, infeasible_summary, run_settings
@@ -119,7 +121,8 @@ def make_clips(run, summary, tcfg, dcfg, clip_seconds, temperatures):
 def remeasure(out_dir, name):
     """Generate a finished run's clips again with this code (same checkpoint, seeds and lengths, so
     the same audio) and put their metrics in its summary.json: a sweep measured once by the current
-    rnnsound.metrics. Returns False for a run that is not done."""
+    rnnsound.metrics; a baseline added since the run trained is computed. Returns False for a run
+    that is not done."""
     run = sweep_run(out_dir, name)
     if not os.path.exists(run.summary):
         return False
@@ -129,6 +132,12 @@ def remeasure(out_dir, name):
     if not os.path.exists(run.file("best.h5")):
         raise UserError(f"{run.path} has no best.h5 to generate from; its clips cannot be measured again")
     dcfg, tcfg = configs(read_json(run.settings, {"overrides": dict})["overrides"])
+    if "lpc_bits" not in summary["baselines"]:  # a run trained before the baseline existed
+        data = read_json(run.config, {"dataset": str})["dataset"]
+        attrs = read_attrs(data)
+        summary["baselines"]["lpc_bits"] = lpc_bits(SongDataset(data, "train", False, attrs),
+                                                    SongDataset(data, "dev", False, attrs))
+        write_json(run.baselines, {**read_json(run.baselines), "lpc_bits": summary["baselines"]["lpc_bits"]})
     temperatures = list(dict.fromkeys(None if c["key"] == c["mode"] else summary[c["key"]]["temperature"]
                                       for c in summary["clips"]))
     seconds = max(summary[c["key"]]["seconds"] for c in summary["clips"] if c["mode"] == "stateful")

@@ -1,0 +1,58 @@
+"""Copy a finished sweep's record into docs/results/NAME: its tables, and for every run that is
+done its per-epoch log, summary and settings, and its clips as Opus (about 90 KB per 30 s).
+
+Checkpoints, datasets and WAV files stay behind (rerun the sweep's command to get them). Rerunning
+replaces what an earlier copy wrote for the same runs.
+
+  python tools/publish_results.py /path/to/results/frame_size_ambient frame_size_ambient
+"""
+import argparse
+import os
+import shutil
+import sys
+
+import soundfile as sf
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SWEEP_FILES = ("sweep.json", "results.csv", "results.md", "clips.csv", "clips.md", "curves.png")
+RUN_FILES = ("log.csv", "summary.json", "settings.json", "baselines.json")
+
+
+def publish(src, dest):
+    os.makedirs(dest, exist_ok=True)
+    for name in SWEEP_FILES:
+        if os.path.exists(os.path.join(src, name)):
+            shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
+    runs = 0
+    for run in sorted(os.listdir(os.path.join(src, "runs"))):
+        here = os.path.join(src, "runs", run)
+        if not os.path.exists(os.path.join(here, "summary.json")):
+            continue
+        there = os.path.join(dest, "runs", run)
+        os.makedirs(there, exist_ok=True)
+        for name in RUN_FILES:
+            if os.path.exists(os.path.join(here, name)):
+                shutil.copyfile(os.path.join(here, name), os.path.join(there, name))
+        samples = os.path.join(here, "samples")
+        for clip in sorted(os.listdir(samples)) if os.path.isdir(samples) else []:
+            if clip.endswith(".wav"):
+                audio, rate = sf.read(os.path.join(samples, clip))
+                sf.write(os.path.join(there, clip[:-4] + ".opus"), audio, rate, format="OGG", subtype="OPUS")
+        runs += 1
+    return runs
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="a sweep's --out folder")
+    p.add_argument("name", help="the folder under docs/results/ to write")
+    args = p.parse_args()
+    if not os.path.exists(os.path.join(args.source, "sweep.json")):
+        p.error(f"{args.source} holds no sweep (no sweep.json)")
+    n = publish(args.source, os.path.join(HERE, "docs", "results", args.name))
+    print(f"docs/results/{args.name}: tables and {n} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
