@@ -1,5 +1,7 @@
 """Copy a finished sweep's record into docs/results/NAME: its tables, and for every run that is
 done its per-epoch log, summary and settings, and its clips as Opus (about 90 KB per 30 s).
+floor.csv gives, per run, the share of parameters whose RMSProp root mean square sits under Blocks'
+floor (1 / max_scaling) at the last step (from last.h5): there her optimiser's step is lr * g * max_scaling.
 
 Checkpoints, datasets and WAV files stay behind (rerun the sweep's command to get them). Rerunning
 replaces what an earlier copy wrote for the same runs.
@@ -7,10 +9,13 @@ replaces what an earlier copy wrote for the same runs.
   python tools/publish_results.py /path/to/results/frame_size_ambient frame_size_ambient
 """
 import argparse
+import json
 import os
 import shutil
 import sys
 
+import h5py
+import numpy as np
 import soundfile as sf
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,12 +23,22 @@ SWEEP_FILES = ("sweep.json", "results.csv", "results.md", "clips.csv", "clips.md
 RUN_FILES = ("log.csv", "summary.json", "settings.json", "baselines.json")
 
 
+def floor_share(last, max_scaling):
+    """(parameters, share of them with sqrt(ms) < 1 / max_scaling) of an RMSProp checkpoint; None for Adam."""
+    with h5py.File(last, "r") as f:
+        ms = [np.asarray(f["opt"][k]["ms"]).ravel() for k in f["opt"] if "ms" in f["opt"][k]]
+    if not ms:
+        return None
+    ms = np.concatenate(ms)
+    return len(ms), float(np.mean(np.sqrt(ms) < 1.0 / max_scaling))
+
+
 def publish(src, dest):
     os.makedirs(dest, exist_ok=True)
     for name in SWEEP_FILES:
         if os.path.exists(os.path.join(src, name)):
             shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
-    runs = 0
+    runs, floors = 0, []
     for run in sorted(os.listdir(os.path.join(src, "runs"))):
         here = os.path.join(src, "runs", run)
         if not os.path.exists(os.path.join(here, "summary.json")):
@@ -38,7 +53,18 @@ def publish(src, dest):
             if clip.endswith(".wav"):
                 audio, rate = sf.read(os.path.join(samples, clip))
                 sf.write(os.path.join(there, clip[:-4] + ".opus"), audio, rate, format="OGG", subtype="OPUS")
+        last = os.path.join(here, "last.h5")
+        config = os.path.join(here, "config.json")
+        if os.path.exists(last) and os.path.exists(config):
+            with open(config) as f:
+                train = json.load(f)["train"]
+            share = floor_share(last, train["max_scaling"]) if train["optimizer"] == "rmsprop" else None
+            if share:
+                floors.append(f"{run},{share[0]},{share[1]:.6f}")
         runs += 1
+    if floors:
+        with open(os.path.join(dest, "floor.csv"), "w") as f:
+            f.write("run,parameters,share_under_floor\n" + "\n".join(floors) + "\n")
     return runs
 
 
