@@ -52,6 +52,13 @@ def is_disk_full(error):
     return getattr(error, "errno", None) in DISK_FULL or "No space left on device" in str(error)
 
 
+def ordinary_permissions(path):
+    """A new file's permissions as the umask gives them: mkstemp's 0600 would make every output private."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path in the target's folder; rename it onto `path` on success only."""
@@ -62,12 +69,10 @@ def atomic_path(path):
     except OSError as e:  # e.g. a folder that takes no new files (/proc), whatever the permission bits say
         raise UserError(f"cannot write {path} ({e.strerror}); choose another output path")
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
     started = os.stat(tmp).st_mtime
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make every output private
+        ordinary_permissions(tmp)
         os.replace(tmp, path)
         _remove_stale(parent, os.path.basename(path), started)
     finally:

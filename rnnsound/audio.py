@@ -6,16 +6,18 @@ scipy.signal.resample_poly (polyphase, Kaiser-windowed anti-alias filter), run b
 with enough overlap that the result equals one call on the whole song, so a 3-hour song gets a
 progress bar and bounded working memory.
 """
+import errno
 import math
 import os
 import re
+import shutil
 
 import numpy as np
 import scipy.signal
 import soundfile as sf
 from tqdm import tqdm
 
-from .atomic import atomic_path
+from .atomic import MARGIN, atomic_path
 from .errors import UserError
 
 BLOCK = 1 << 20  # samples per decode/resample block (~1 minute at 16 kHz)
@@ -132,4 +134,9 @@ def write_wav(path, samples, sample_rate):
     """Write float samples in [-1, 1] as 16-bit PCM WAV, atomically; values beyond are clipped."""
     pcm = np.clip(np.asarray(samples, np.float64), -1.0, 1.0)
     with atomic_path(path) as tmp:
-        sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format="WAV")
+        try:
+            sf.write(tmp, pcm, sample_rate, subtype="PCM_16", format="WAV")
+        except sf.LibsndfileError as e:  # libsndfile reports a full disk as "System error", not an OSError
+            if shutil.disk_usage(os.path.dirname(os.path.abspath(tmp))).free < 2 * len(pcm) + MARGIN:
+                raise OSError(errno.ENOSPC, "No space left on device", path) from e
+            raise UserError(f"cannot write {path} ({e}); choose another output path") from e

@@ -22,9 +22,11 @@ de-normalised to the song's scale and written as 16-bit PCM WAV at the dataset's
 `<name>.metrics.json` (rnnsound.metrics) and `<name>.png` (waveform and spectrogram) beside it.
 """
 import dataclasses
+import errno
 import functools
 import math
 import os
+import tempfile
 
 import numpy as np
 import psutil
@@ -32,7 +34,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from . import audio, checkpoint, graph, heads, metrics, plots
-from .atomic import check_writable
+from .atomic import check_writable, is_disk_full, ordinary_permissions
 from .compiled import compile_mode
 from .errors import Interrupted, UserError
 from .interrupts import Deferred
@@ -44,6 +46,9 @@ from .streams import SongDataset, changed_data, digests, norm_of, read_attrs, so
 
 GENERATION_MODES = ("blog", "window", "stateful")
 MAX_SECONDS = 3600
+# Below this a temperature scales float32 spreads and logits out of range (1e-15 drew nothing but
+# the song's zero from gmm); 0 is the head's mean, computed without drawing.
+MIN_TEMPERATURE = 0.01
 # Peak memory of a generation, measured (peak RSS of `rnnsound generate`, stateful, H=256, F=40 and
 # 400, 30-300 s): ~0.5 GB to start, then ~133 bytes per output sample (the clip in float64 and
 # its metrics' spectrograms) and ~0.8 float32 per frame and hidden unit (the scan's states).
@@ -311,13 +316,15 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
         raise UserError(f"--seconds must be between 0 and {MAX_SECONDS}, got {seconds}")
     if not output.lower().endswith(".wav"):
         raise UserError(f"output {output} must end in .wav")
-    if temperature is not None and not (0 <= temperature <= 100):
-        raise UserError(f"--temperature must be between 0 and 100, got {temperature}")
+    if temperature is not None and not (temperature == 0 or MIN_TEMPERATURE <= temperature <= 100):
+        raise UserError(f"--temperature must be 0 (the head's mean) or between {MIN_TEMPERATURE:g} and 100, got "
+                        f"{temperature:g}")
     if not 0 <= sampling_seed < 2 ** 63:
         raise UserError(f"--sampling-seed must be a non-negative integer, got {sampling_seed}")
     if not 1 <= count <= 1024:
         raise UserError(f"--count must be between 1 and 1024, got {count}")
     check_writable(output)
+    check_clip_targets(clip_paths(output, count))
     cfg, params, data_path, attrs = load_run(run_dir, which)
     temperature = default_temperature(cfg) if temperature is None else temperature
     sigma = head_scale(run_dir, cfg, which) if temperature > 0 else 0.0
@@ -351,9 +358,28 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
 
 
 def _staged(path):
-    """Where `path` is written before every clip's files are complete: hidden, same folder and extension."""
+    """Where `path` is written before every clip's files are complete: hidden, same folder and
+    extension, and a name of its own, so generates writing the same clips at once never share one."""
     folder, name = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".staged.{name}")
+    fd, tmp = tempfile.mkstemp(prefix=f".staged.{name}.", suffix=os.path.splitext(name)[1], dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def clip_files(path):
+    """The three files of the clip `path`: the WAV, its metrics and its picture."""
+    stem = path[:-4]
+    return path, stem + ".metrics.json", stem + ".png"
+
+
+def check_clip_targets(paths):
+    """Refuse, before any work, a clip set one of whose files is named by a folder: renaming the
+    others first would leave a mixed set."""
+    for path in paths:
+        for target in clip_files(path):
+            if os.path.isdir(target):
+                raise UserError(f"{target} is a folder, so the clip {path} cannot be written beside it; remove it or "
+                                "choose another output path")
 
 
 def _write_clips(paths, clips, seeds, norm, ref, train_frames, F, rate, about, indices, sampling_seed, title):
@@ -368,17 +394,24 @@ def _write_clips(paths, clips, seeds, norm, ref, train_frames, F, rate, about, i
                 seed_audio = denormalise(seeds[i].reshape(-1), norm)
                 m = metrics.measure(out, ref, train_frames, F, rate)
                 m.update(about, seed_index=indices[i], sampling_seed=sampling_seed + i)
-                stem = path[:-4]
-                wav, js, png = (_staged(p) for p in (path, stem + ".metrics.json", stem + ".png"))
-                staged += [(wav, path), (js, stem + ".metrics.json"), (png, stem + ".png")]
-                audio.write_wav(wav, out, rate)
-                write_json(js, m)
-                plots.audio_picture(seed_audio, out, rate, png, title)
+                targets = clip_files(path)
+                wav, js, png = (_staged(p) for p in targets)
+                staged += list(zip((wav, js, png), targets))
+                try:
+                    audio.write_wav(wav, out, rate)
+                    write_json(js, m)
+                    plots.audio_picture(seed_audio, out, rate, png, title)
+                except OSError as e:  # named by the clip, not by its hidden staged file
+                    if is_disk_full(e):
+                        raise OSError(errno.ENOSPC, "No space left on device", path) from e
+                    raise
                 results.append(m)
                 if stop.signum:
                     raise Interrupted(f"{stop.signal_name} while writing the clips; none was written, and every "
                                       "existing output is untouched", stop.exit_code)
+            check_clip_targets(paths)  # again: a folder may have appeared while the clips were made
             for tmp, final in staged:
+                ordinary_permissions(tmp)
                 os.replace(tmp, final)
             staged = []
         finally:

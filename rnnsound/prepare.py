@@ -210,8 +210,11 @@ def _label_axes(d):
 # --- one stored song, datasets as views onto it -------------------------------------------------
 
 def store_name(song, config):
-    """The store's file name: the song's name and content, and the settings that change its samples."""
-    return f"{song.stem}_{song.content_id[:16]}_{config.sample_rate}hz_{config.normalisation}_{config.dtype}.hdf5"
+    """The store's file name: the song's name and content, and the settings that change its samples.
+    No `%`: HDF5 reads a virtual dataset's source file name as a pattern (`%b`, `%%`), so a store
+    named `50%.hdf5` would be read as another file, or as zeros."""
+    stem = song.stem.replace("%", "_")
+    return f"{stem}_{song.content_id[:16]}_{config.sample_rate}hz_{config.normalisation}_{config.dtype}.hdf5"
 
 
 def store_song(song, folder, config, progress=True, accept_damaged=False):

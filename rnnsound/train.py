@@ -129,6 +129,9 @@ def _resume_from(dataset_path, sums, cfg, run, F):
         raise UserError(f"cannot resume: the settings {', '.join(changed)} differ from the run in {run}; "
                         "resume with the same settings (only --epochs and the backend may change)")
     if not os.path.exists(run.last):
+        if os.path.exists(run.checkpoint("best")):  # an epoch finished, so last.h5 was saved and then lost
+            raise UserError(f"cannot resume: {run} holds a trained run (best.h5) but its last.h5 is missing; restore "
+                            "last.h5 to continue it, or train into a new folder (nothing was changed)")
         print(f"{run} has no last.h5 (stopped before its first checkpoint): training it from the start",
               file=sys.stderr)
         return None

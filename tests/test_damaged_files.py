@@ -228,6 +228,75 @@ def test_an_interrupted_generate_leaves_every_clip_as_it_was(capsys, run, tmp_pa
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no staged or temporary file is left
 
 
+def test_concurrent_generates_of_one_clip_set_never_share_a_staged_file(capsys, run, tmp_path, monkeypatch):
+    """Each generate stages under names of its own: another generate of the same clips, running
+    while this one stages, cannot take or replace its files."""
+    from rnnsound import generate as gen
+    run_dir, _, _ = run
+    out = tmp_path / "a.wav"
+    names = []
+    real = gen._staged
+
+    def recording(path):
+        names.append(real(path))
+        return names[-1]
+    monkeypatch.setattr(gen, "_staged", recording)
+    assert main(["generate", run_dir, "--seconds", "0.1", "-o", str(out), "-q"]) == 0
+    assert main(["generate", run_dir, "--seconds", "0.2", "-o", str(out), "-q"]) == 0
+    assert len(set(names)) == len(names) == 6 and all(n.endswith((".wav", ".json", ".png")) for n in names)
+    assert abs(sf.info(str(out)).duration - 0.2) < 1e-3 and not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+    assert oct(os.stat(out).st_mode & 0o777) == oct(0o666 & ~current_umask())
+
+
+def test_two_generates_of_one_clip_set_at_once_leave_one_whole_set(run, tmp_path):
+    import subprocess
+    import sys
+    run_dir, _, _ = run
+    out = tmp_path / "both.wav"
+    procs = [subprocess.Popen([sys.executable, "-m", "rnnsound", "generate", run_dir, "--seconds", seconds, "-o",
+                               str(out), "-q"], stderr=subprocess.PIPE, text=True) for seconds in ("0.5", "1.5")]
+    errs = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    metrics = json.load(open(tmp_path / "both.metrics.json"))
+    assert abs(sf.info(str(out)).duration - metrics["seconds"]) < 1e-3       # the WAV and its metrics: one clip
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_clip_file_named_by_a_folder_is_refused_before_any_clip_is_written(capsys, run, tmp_path):
+    run_dir, _, _ = run
+    out = tmp_path / "x.wav"
+    assert main(["generate", run_dir, "--seconds", "0.1", "-o", str(out), "--count", "2", "-q"]) == 0
+    before = {p: open(p, "rb").read() for p in sorted(tmp_path.glob("x_*"))}
+    (tmp_path / "x_1.metrics.json").unlink()
+    (tmp_path / "x_1.metrics.json").mkdir()
+    del before[tmp_path / "x_1.metrics.json"]
+    err = one_line(capsys, ["generate", run_dir, "--seconds", "0.2", "-o", str(out), "--count", "2", "-q"])
+    assert "x_1.metrics.json is a folder" in err
+    assert {p: open(p, "rb").read() for p in sorted(tmp_path.glob("x_*")) if p.is_file()} == before
+
+
+def test_a_disk_that_fills_during_a_wav_write_is_one_line(capsys, run, tmp_path, monkeypatch):
+    import collections
+    from rnnsound import audio
+    run_dir, _, _ = run
+
+    def full(*a, **k):
+        raise sf.LibsndfileError(2, "Error writing: ")  # what libsndfile raises on a full disk
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(audio.sf, "write", full)
+    monkeypatch.setattr(audio.shutil, "disk_usage", lambda path: usage(10 << 20, 10 << 20, 0))
+    out = tmp_path / "clips"
+    out.mkdir()
+    err = one_line(capsys, ["generate", run_dir, "--seconds", "0.1", "-o", str(out / "y.wav"), "-q"])
+    assert f"the disk filled up while writing ({out / 'y.wav'})" in err and not os.listdir(out)
+
+
 def test_tiny_durations_and_odd_output_paths_are_one_line(capsys, run, tmp_path):
     run_dir, _, _ = run
     assert "less than one sample" in generate(capsys, run_dir, tmp_path, "--seconds", "1e-9")

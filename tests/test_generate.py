@@ -214,6 +214,8 @@ def test_bad_inputs(capsys, run, tmp_path):
         ((run, "-o", out, "--seconds", "0"), "--seconds must be"),
         ((run, "-o", out, "--seconds", "1e9"), "--seconds must be"),
         ((run, "-o", out, "--mode", "jazz"), "invalid choice: 'jazz'"),
+        ((run, "-o", out, "--temperature", "1e-15"), "--temperature must be 0 (the head's mean) or between 0.01"),
+        ((run, "-o", out, "--temperature", "-1"), "--temperature must be"),
         ((run, "-o", str(tmp_path / "blocker" / "y.wav")), "cannot"),
     ]
     for args, words in cases:

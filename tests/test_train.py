@@ -180,6 +180,16 @@ def test_resume_with_another_dataset_or_config(capsys, tiny_dataset, tmp_path, s
     assert code == 2 and "already holds a run" in err
 
 
+def test_resume_of_a_trained_run_whose_last_checkpoint_is_gone_changes_nothing(capsys, tiny_dataset, tmp_path):
+    run = tmp_path / "r"
+    train(tiny_dataset, TrainConfig(hidden=8, epochs=1, batch_size=16), str(run), progress=False)
+    os.remove(run / "last.h5")
+    before = {name: (run / name).read_bytes() for name in ("best.h5", "log.csv")}
+    code, err = run_cli(capsys, "train", tiny_dataset, "--resume", str(run), "-q")
+    assert code == 2 and "last.h5 is missing" in err and len(err.splitlines()) == 1
+    assert {name: (run / name).read_bytes() for name in before} == before
+
+
 def test_corrupted_checkpoint(capsys, tiny_dataset, tmp_path):
     run = tmp_path / "r"
     train(tiny_dataset, TrainConfig(hidden=8, epochs=1, batch_size=16), str(run), progress=False)

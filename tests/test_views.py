@@ -89,3 +89,16 @@ def test_training_from_a_view_equals_training_from_a_copy(song_wav, tmp_path):
         a.visit(lambda k: names.append(k) if isinstance(a[k], h5py.Dataset) else None)
         for k in names:
             np.testing.assert_array_equal(a[k][()], b[k][()])
+
+
+@pytest.mark.parametrize("name", ["50%.wav", "x%%y.wav", "take%d.wav", "a%b.wav"])
+def test_a_percent_sign_in_the_songs_name_reads_the_songs_samples(tmp_path, name):
+    """HDF5 reads `%` in a virtual dataset's source name as a pattern: the store's name holds none."""
+    sf.write(tmp_path / name, chord(2.0), 16000, subtype="FLOAT")
+    views, copy = str(tmp_path / "v.hdf5"), str(tmp_path / "c.hdf5")
+    prep.prepare(str(tmp_path / name), views, DataConfig(frame_size=20, seq_len=10), progress=False)
+    prep.prepare(str(tmp_path / name), copy, DataConfig(frame_size=20, seq_len=10), progress=False, copy=True)
+    a, b = SongDataset(views, "train"), SongDataset(copy, "train")
+    x = a.get(np.arange(a.num_examples))[0]
+    assert np.abs(x).max() > 0.1
+    np.testing.assert_array_equal(x, b.get(np.arange(b.num_examples))[0])
