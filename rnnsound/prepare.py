@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .atomic import atomic_path, check_space, check_writable
-from .errors import Interrupted, SongTooShort, UserError
+from .errors import HDF5_ERRORS, Interrupted, SongTooShort, UserError
 from .interrupts import Deferred
 from .song import as_song
 
@@ -217,14 +217,43 @@ def store_name(song, config):
     return f"{stem}_{song.content_id[:16]}_{config.sample_rate}hz_{config.normalisation}_{config.dtype}.hdf5"
 
 
+def is_own_dataset(path):
+    """Is `path` a dataset `prepare` wrote (not a checkpoint, a song store or another HDF5 file)?"""
+    try:
+        with h5py.File(path, "r") as f:
+            return "rnnsound_format" in f.attrs and "inputs" in f
+    except HDF5_ERRORS:
+        return False
+
+
+def check_store(path, song, config, accept_damaged):
+    """Refuse a store at `path` that is damaged or holds other samples than this song's under `config`."""
+    try:
+        with h5py.File(path, "r") as f:
+            attrs, n, dtype = dict(f.attrs), len(f["samples"]), f["samples"].dtype
+    except HDF5_ERRORS as e:
+        why = "a folder" if os.path.isdir(path) else (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"the song store {path} is damaged or not a song store ({why}); delete it and prepare the "
+                        "song again")
+    if attrs.get("accepted_damaged") and not accept_damaged:
+        raise UserError(f"{song.label} was stored with --accept-damaged ({path}); pass it again to use it")
+    # stores written before song_content_id was recorded are checked on the rest
+    expected = {"song_content_id": song.content_id, "sample_rate": config.sample_rate,
+                "normalisation": config.normalisation}
+    wrong = [k for k, v in expected.items() if k in attrs and attrs[k] != v] + \
+        ([] if str(dtype) == config.dtype else ["dtype"]) + ([] if n > 0 else ["length"])
+    if wrong:
+        raise UserError(f"the song store {path} does not hold {song.label} as this prepare stores it (its "
+                        f"{', '.join(wrong)} differs); delete it and prepare the song again")
+
+
 def store_song(song, folder, config, progress=True, accept_damaged=False):
-    """The song, normalised per `config`, in `folder` (written unless it is there); returns its path.
-    A 1-D dataset `samples` and, as attributes, the normalisation constants and the source."""
+    """The song, normalised per `config`, in `folder` (written unless it is there, then checked to be
+    this song's); returns its path. A 1-D dataset `samples` and, as attributes, the normalisation
+    constants, the source and the song's content id."""
     path = os.path.join(folder, store_name(song, config))
     if os.path.exists(path):
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("accepted_damaged") and not accept_damaged:
-                raise UserError(f"{song.label} was stored with --accept-damaged ({path}); pass it again to use it")
+        check_store(path, song, config, accept_damaged)
         return path
     samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
     consts = norm_constants(samples, config.normalisation)
@@ -238,7 +267,7 @@ def store_song(song, folder, config, progress=True, accept_damaged=False):
                 d[a:a + block] = normalise(samples[a:a + block], consts).astype(config.dtype)
                 if stop.signum:
                     raise Interrupted(f"{stop.signal_name} while writing {path}; nothing was written", stop.exit_code)
-        attrs = {"rnnsound_song_store": 1, "sample_rate": config.sample_rate,
+        attrs = {"rnnsound_song_store": 1, "sample_rate": config.sample_rate, "song_content_id": song.content_id,
                  "accepted_damaged": bool(accept_damaged), **song_attrs(consts, name, sha, extra)}
         for k, v in attrs.items():
             f.attrs[k] = v
@@ -280,7 +309,7 @@ def write_views(path, store, config):
             _virtual_examples(f, name, source, n, dtype, N, L, F, hop,
                               [(0, n_train, shift), (n_train, N, dev_start + shift)])
         extra = {k: v for k, v in song_attrs.items()
-                 if k not in ("rnnsound_song_store", "sample_rate", "accepted_damaged")}
+                 if k not in ("rnnsound_song_store", "sample_rate", "accepted_damaged", "song_content_id")}
         _write_fuel_attrs(f, config, starts, n_train, n, {**extra, "song_store": source})
     return {"train": n_train, "dev": n_dev, "samples": n, "path": path, "store": store}
 
@@ -294,9 +323,9 @@ def prepare(song, output, config, progress=True, accept_damaged=False, copy=Fals
     song = as_song(song)
     if song.path and os.path.exists(output) and os.path.exists(song.path) and os.path.samefile(song.path, output):
         raise UserError(f"the output {output} is the song itself; give another -o (the song is never overwritten)")
-    if os.path.isfile(output) and not h5py.is_hdf5(output):
-        raise UserError(f"the output {output} exists and is not an HDF5 dataset; give another -o (prepare replaces only "
-                        "an earlier dataset)")
+    if os.path.isfile(output) and not is_own_dataset(output):
+        raise UserError(f"the output {output} exists and is not a dataset made by `rnnsound prepare`; give another -o "
+                        "(prepare replaces only an earlier dataset of its own)")
     if copy:
         samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
         return write_dataset(output, samples, config, name, sha, extra, progress)

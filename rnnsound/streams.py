@@ -96,7 +96,7 @@ def read_attrs(path):
                                 "(examples, frames, samples per frame)")
             splits, problems = fuel_splits(f, path)
             attrs = {k: _plain(v) for k, v in f.attrs.items() if k != "split"}
-            stores = _stores(f, path)
+            stores, found = _stores(f, path)
     except HDF5_ERRORS as e:
         raise UserError(f"{path} is damaged or not an HDF5 file ({str(e).strip() or type(e).__name__}); give a file "
                         "made by `rnnsound prepare`, or prepare the song again")
@@ -108,6 +108,7 @@ def read_attrs(path):
     attrs.setdefault("sample_rate", None)
     attrs.setdefault("normalisation", "none")
     _check_attrs(attrs, path)
+    _check_store_identity(attrs, found, path)
     attrs.update(splits=splits, split_problems=problems, shape=shape, stores=stores)
     return attrs
 
@@ -135,9 +136,10 @@ def _check_attrs(attrs, path):
 
 
 def _stores(f, path):
-    """The song stores (absolute paths) that `inputs` and `targets` are views onto; each must hold
-    the samples the views select (HDF5 would give zeros for a missing store, without an error)."""
-    needs = {}
+    """(the song stores (absolute paths) that `inputs` and `targets` are views onto, {store: its
+    source_sha256, sample_rate and num_samples}); each must hold the samples the views select (HDF5
+    would give zeros for a missing store, without an error)."""
+    needs, found = {}, {}
     for source in SOURCES:
         if f[source].is_virtual:
             for v in f[source].virtual_sources():
@@ -152,13 +154,29 @@ def _stores(f, path):
         try:
             with h5py.File(name, "r") as s:
                 size = len(s[dset]) if dset in s else -1
+                store_attrs = {k: _plain(v) for k, v in s.attrs.items()}
+        except PermissionError as e:
+            raise UserError(f"cannot read the song store {name} of {path} ({e.strerror}); give this user read "
+                            "access to it")
         except HDF5_ERRORS as e:
             raise UserError(f"the song store {name} of {path} is damaged ({str(e).strip() or type(e).__name__}); "
                             "delete it and prepare the song again")
         if size < end:
             raise UserError(f"the song store {name} of {path} holds {max(size, 0)} samples but the dataset reads "
                             f"{end}; delete it and prepare the song again")
-    return sorted({name for name, _ in needs})
+        found[name] = {"source_sha256": store_attrs.get("source_sha256"), "sample_rate": store_attrs.get("sample_rate"),
+                       "num_samples": size}
+    return sorted({name for name, _ in needs}), found
+
+
+def _check_store_identity(attrs, found, path):
+    """Each store must be the song the dataset was cut from (its recorded hash, rate and length):
+    another song's store under the same name reads without an error."""
+    for name, store in found.items():
+        differ = [k for k, v in store.items() if attrs.get(k) is not None and attrs[k] != v]
+        if differ:
+            raise UserError(f"the song store {name} of {path} holds another song than the dataset was made from (its "
+                            f"{', '.join(differ)} differs); prepare the song again")
 
 
 def digests(path, attrs):

@@ -310,7 +310,7 @@ def test_prepare_never_replaces_a_file_that_is_not_a_dataset(capsys, tmp_path):
     sf.write(other, chord(0.5), 16000)
     before = other.read_bytes()
     argv = ["prepare", "--minutes", "0.1", "-F", "40", "-L", "10", "-o", str(other), "-q"]  # a song long enough
-    assert "not an HDF5 dataset" in one_line(capsys, argv)
+    assert "not a dataset made by `rnnsound prepare`" in one_line(capsys, argv)
     assert other.read_bytes() == before
 
 

@@ -102,3 +102,75 @@ def test_a_percent_sign_in_the_songs_name_reads_the_songs_samples(tmp_path, name
     x = a.get(np.arange(a.num_examples))[0]
     assert np.abs(x).max() > 0.1
     np.testing.assert_array_equal(x, b.get(np.arange(b.num_examples))[0])
+
+
+def _one_line_error(capsys, argv):
+    from rnnsound.cli import main
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "Traceback" not in err, (code, err)
+    return err
+
+
+def test_another_songs_store_under_this_songs_name_is_refused(capsys, tmp_path):
+    """A store is checked against what its dataset recorded (train, generate) and against the song
+    (a further prepare): another song copied over it is never read as this one."""
+    sf.write(tmp_path / "one.wav", chord(2.0), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "two.wav", chord(2.0, amp=0.3)[::-1], 16000, subtype="FLOAT")
+    cfg = DataConfig(frame_size=20, seq_len=10)
+    prep.prepare(str(tmp_path / "one.wav"), str(tmp_path / "one.hdf5"), cfg, progress=False)
+    other = tmp_path / "other"
+    other.mkdir()
+    prep.prepare(str(tmp_path / "two.wav"), str(other / "two.hdf5"), cfg, progress=False)
+    [mine] = os.listdir(tmp_path / "songs")
+    [theirs] = os.listdir(other / "songs")
+    shutil.copyfile(other / "songs" / theirs, tmp_path / "songs" / mine)
+    err = _one_line_error(capsys, ["train", str(tmp_path / "one.hdf5"), "-o", str(tmp_path / "run"), "-q"])
+    assert "holds another song" in err and "source_sha256" in err
+    err = _one_line_error(capsys, ["prepare", str(tmp_path / "one.wav"), "-F", "40", "-L", "5",
+                                   "-o", str(tmp_path / "b.hdf5"), "-q"])
+    assert "does not hold one.wav" in err and not os.path.exists(tmp_path / "b.hdf5")
+
+
+def test_a_shortened_store_is_refused(capsys, tmp_path, song_wav):
+    cfg = DataConfig(frame_size=20, seq_len=10)
+    prep.prepare(song_wav, str(tmp_path / "d.hdf5"), cfg, progress=False)
+    [store] = os.listdir(tmp_path / "songs")
+    with h5py.File(tmp_path / "songs" / store, "a") as f:
+        samples = f["samples"][()]
+        del f["samples"]
+        f["samples"] = np.concatenate([samples, samples])   # longer: every view reads, but not this song
+    err = _one_line_error(capsys, ["train", str(tmp_path / "d.hdf5"), "-o", str(tmp_path / "run"), "-q"])
+    assert "holds another song" in err and "samples" in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not hdf5", "no samples", "folder"])
+def test_a_damaged_store_is_one_line_at_the_next_prepare(capsys, tmp_path, song_wav, damage):
+    prep.prepare(song_wav, str(tmp_path / "d.hdf5"), DataConfig(frame_size=20, seq_len=10), progress=False)
+    [store] = os.listdir(tmp_path / "songs")
+    path = tmp_path / "songs" / store
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:2000])
+    elif damage == "not hdf5":
+        path.write_text("not a store")
+    elif damage == "no samples":
+        with h5py.File(path, "a") as f:
+            del f["samples"]
+    else:
+        path.unlink()
+        path.mkdir()
+    err = _one_line_error(capsys, ["prepare", song_wav, "-F", "40", "-L", "5", "-o", str(tmp_path / "e.hdf5"), "-q"])
+    assert "is damaged or not a song store" in err and "delete it" in err and not os.path.exists(tmp_path / "e.hdf5")
+
+
+def test_prepare_writes_over_no_hdf5_file_but_its_own_datasets(capsys, tmp_path, song_wav):
+    cfg = DataConfig(frame_size=20, seq_len=10)
+    prep.prepare(song_wav, str(tmp_path / "d.hdf5"), cfg, progress=False)
+    prep.prepare(song_wav, str(tmp_path / "d.hdf5"), DataConfig(frame_size=40, seq_len=5), progress=False)  # its own
+    [store] = os.listdir(tmp_path / "songs")
+    with h5py.File(tmp_path / "best.h5", "w") as f:
+        f["params/w"] = np.ones(3)
+    for target in (tmp_path / "best.h5", tmp_path / "songs" / store):
+        before = target.read_bytes()
+        err = _one_line_error(capsys, ["prepare", song_wav, "-F", "20", "-L", "10", "-o", str(target), "-q"])
+        assert "not a dataset made by `rnnsound prepare`" in err and target.read_bytes() == before
