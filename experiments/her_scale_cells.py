@@ -8,7 +8,8 @@ recipe, 30 epochs, windows without overlap, the intended model. Runs:
 - the blog's sequence lengths L = 50, 100, 1000, 4000, 10000 at F = 1000 and 4000, each cell
   (pairs whose example does not fit the dev split are recorded as infeasible);
 - her committed model (`recur_axis=batch`: the recurrence runs over the examples of a minibatch)
-  at (1000, 100), each cell, three seeds: the condition under which she compared the cells;
+  at (1000, 100), each cell, three seeds: the condition under which she compared the cells; and
+  at (4000, 50), each cell, one seed;
 - the LSTM with forget-gate bias 1 (the usual remedy; Blocks' default, hers, is 0) at (1000, 100).
 
   python experiments/her_scale_cells.py --style ambient --minutes blog --plan
@@ -31,6 +32,7 @@ SWEEP = Sweep(
     + tuple({"frame_size": 1000, "seq_len": 100, "cell": c, "seed": s} for s in SEEDS for c in CELLS)
     + tuple({"frame_size": 1000, "seq_len": 100, "cell": c, "recur_axis": "batch", **({"seed": s} if s else {})}
             for s in (None,) + SEEDS for c in CELLS)
+    + tuple({"frame_size": 4000, "seq_len": 50, "cell": c, "recur_axis": "batch"} for c in CELLS)
     + ({"frame_size": 1000, "seq_len": 100, "cell": "lstm", "forget_bias": 1.0},),
 )
 
