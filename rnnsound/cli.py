@@ -11,6 +11,7 @@ from .interrupts import SIGNALS, stop_now
 from .prepare import prepare
 from .rundir import RunFolder
 from .runtime import exit_status, quiet_known_warnings
+from .listen import run_page
 from .sweeps.report import report, sweep_runs
 from .sweeps.run import remeasure
 from .train import train
@@ -97,15 +98,23 @@ def _demo(args):
         out = RunFolder(run).sample(mode)
         m = generate(run, out, mode, args.seconds, progress=not args.quiet)
         print(f"{out}: {clip_line(m)}")
+    print(f"listen: {run_page(run)}")
 
 
 def _report(args):
+    if not os.path.exists(os.path.join(args.folder, "sweep.json")) and \
+            os.path.exists(os.path.join(args.folder, "config.json")):
+        if args.remeasure:
+            raise UserError("--remeasure works on a sweep's folder; for one run, use rnnsound generate")
+        print(f"listening page: {run_page(args.folder)}")
+        return
     if args.remeasure:
         names = [n for n in sweep_runs(args.folder) if remeasure(args.folder, n)]
         print(f"{args.folder}: the clips of {len(names)} finished runs generated and measured again")
     summaries = report(args.folder)
     done = sum(s["status"] == "done" for s in summaries)
-    print(f"{args.folder}: results.md, results.csv, curves.png and summary.png from {done} finished of {len(summaries)} runs")
+    print(f"{args.folder}: results.md, results.csv, curves.png and summary.png from {done} finished of {len(summaries)} "
+          f"runs; listening page: {os.path.join(args.folder, 'index.html')}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -201,10 +210,11 @@ def build_parser():
     dp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     dp.set_defaults(func=_demo)
 
-    rp = sub.add_parser("report", help="rebuild an experiment's tables and plots from its run folders",
-                        description="Rebuild results.csv, results.md, curves.png and summary.png of a sweep "
-                                    "(experiments/*.py --out DIR) from the run folders in DIR/runs.")
-    rp.add_argument("folder", help="the --out folder of an experiment")
+    rp = sub.add_parser("report", help="rebuild an experiment's tables, plots and listening page from its run folders",
+                        description="Rebuild results.csv, results.md, curves.png, summary.png and the listening "
+                                    "page index.html of a sweep (experiments/*.py --out DIR) from the run folders in "
+                                    "DIR/runs; given one run folder, write its listening page.")
+    rp.add_argument("folder", help="the --out folder of an experiment, or a run folder")
     rp.add_argument("--remeasure", action="store_true", help="first generate every finished run's clips again (the "
                     "same audio, from best.h5) and measure them with this version's metrics")
     rp.set_defaults(func=_report)

@@ -10,7 +10,7 @@ ORDER = [  # bottom to top: a module may import only modules before it
     "allocator", "errors", "atomic", "files", "config", "runtime", "interrupts",
     "audio", "default_song", "song", "prepare", "streams",
     "heads", "cells", "graph", "optim", "compiled", "checkpoint",
-    "baselines", "metrics", "plots", "rundir", "train", "generate",
+    "baselines", "metrics", "plots", "rundir", "train", "generate", "listen",
     "sweeps.spec", "sweeps.run", "sweeps.report", "sweeps.plan", "sweeps.job", "sweeps.executor", "sweeps.sweep", "sweeps.cli",
     "sweeps", "cli", "__main__",
 ]

@@ -6,7 +6,7 @@ import csv
 import json
 import os
 
-from .. import plots
+from .. import listen, plots
 from ..atomic import atomic_path
 from ..errors import UserError
 from ..files import read_csv, read_json
@@ -75,6 +75,17 @@ COLUMNS = [  # (header, how to get it from a summary)
 ]
 
 
+# Her figures for her committed pairs (docs/recipe.md), relative to her data's variance, by (F, L)
+HER_FIGURES = {(1000, 100): "0.59 (train 0.056 -> 0.033, 390 updates)",
+               (4000, 50): "0.90 (dev 0.0561 -> 0.0504, 210 updates)"}
+PAGE_COLUMNS = ("run", "cell", "axis", "head", "F", "L", "updates", "dev/zero", "dev bits", "lpc bits",
+                "stateful end dB", "stateful copy", "stateful flatness", "song flatness", "blog end dB")
+
+
+def her_figure(s):
+    return HER_FIGURES.get((s.get("frame_size"), s.get("seq_len")), "")
+
+
 SUMMARY = {"name": str, "status": str}  # what every summary.json and failed.json holds
 
 
@@ -107,7 +118,8 @@ def sweep_runs(out_dir):
 
 
 def report(out_dir):
-    """results.csv, results.md, curves.png and summary.png from the run folders of a sweep."""
+    """results.csv, results.md, clips.csv, clips.md, curves.png, summary.png and the listening page
+    index.html (rnnsound.listen) from the run folders of a sweep."""
     meta = read_meta(out_dir)
     planned = read_plan(os.path.join(out_dir, "plan.csv"))
     summaries = []
@@ -156,6 +168,7 @@ def report(out_dir):
                            os.path.join(out_dir, "curves.png"), meta["title"] + ": dev MSE per epoch")
         plots.sweep_summary([s["name"] for s in done], [s["best_dev"] for s in done], [s["baselines"] for s in done],
                             os.path.join(out_dir, "summary.png"), meta["title"] + ": best dev MSE and baselines")
+    listen.sweep_page(out_dir, meta["title"], summaries, [c for c in columns if c[0] in PAGE_COLUMNS], her_figure)
     return summaries
 
 
