@@ -75,6 +75,8 @@ def _generate(args):
     clips = generate_clips(args.run_dir, out, args.mode, args.seconds, args.seed_index, args.seed_split,
                            args.checkpoint, progress=not args.quiet, sample_rate=args.sample_rate,
                            temperature=args.temperature, sampling_seed=args.sampling_seed, count=args.count)
+    if args.quiet:
+        return
     for path, m in zip(clip_paths(out, args.count), clips):
         drawn = f", {m['output_head']} head at temperature {m['temperature']:g}"
         print(f"wrote {path} ({m['seconds']:.1f} s, {args.mode}{drawn}): {clip_line(m)}")
@@ -193,7 +195,7 @@ def build_parser():
     gp.add_argument("--sampling-seed", type=int, default=0, help="fixes the draws: same seed, same audio (default 0)")
     gp.add_argument("--count", type=int, default=1, help="clips made side by side in one compiled call: clip i "
                     "seeds from example SEED_INDEX+i and draws with SAMPLING_SEED+i, written as OUT_i.wav (default 1)")
-    gp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    gp.add_argument("-q", "--quiet", action="store_true", help="print nothing (errors still go to stderr)")
     gp.set_defaults(func=_generate)
 
     dp = sub.add_parser("demo", help="prepare the default song, train, generate: the whole job in one command",

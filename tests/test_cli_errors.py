@@ -222,3 +222,16 @@ def test_a_truncated_or_absurdly_loud_song_is_refused_unless_accepted(capsys, tm
         assert code == 2 and why in err and "--accept-damaged" in err and not os.path.exists(target)
         assert run_prepare(capsys, str(tmp_path / name), "-F", "8", "-L", "10", "-o", target, "--accept-damaged")[0] == 0
     assert run_prepare(capsys, str(tmp_path / "whole.wav"), "-F", "8", "-L", "10", "-o", str(out / "w.hdf5"))[0] == 0
+
+
+def test_a_sweeps_epochs_are_set_once(capsys, tmp_path):
+    """--set epochs=N sets the epochs; with --epochs as well it is refused in one line."""
+    from rnnsound.sweeps import Sweep, main as sweep_main
+    sweep = Sweep(name="e", title="E", base={}, variants=({"frame_size": 8, "seq_len": 10},))
+    assert sweep_main(sweep, ["--epochs", "3", "--set", "epochs=5", "--out", str(tmp_path / "a"), "--plan"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "both set the epochs" in err and "\n" not in err
+    from rnnsound.sweeps.cli import build_parser, epochs_and_settings
+    args = build_parser(sweep).parse_args(["--set", "epochs=5", "--set", "hop=2"])
+    assert epochs_and_settings(args) == (5, {"hop": "2"})
+    assert epochs_and_settings(build_parser(sweep).parse_args([]))[0] == 30

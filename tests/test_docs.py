@@ -1,7 +1,6 @@
 """The docs' generated tables agree with the committed CSVs they are generated from."""
 import os
 import runpy
-import sys
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 results_doc = runpy.run_path(os.path.join(HERE, "tools", "results_doc.py"))

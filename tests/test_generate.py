@@ -203,6 +203,14 @@ def cli(capsys, *args):
     return code, capsys.readouterr().err.strip()
 
 
+def test_quiet_generate_prints_nothing(capsys, run, tmp_path):
+    assert main(["generate", run, "-o", str(tmp_path / "q.wav"), "--seconds", "0.2", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "" and os.path.exists(tmp_path / "q.wav")
+    assert main(["generate", run, "-o", str(tmp_path / "v.wav"), "--seconds", "0.2"]) == 0
+    assert "wrote" in capsys.readouterr().out
+
+
 def test_bad_inputs(capsys, run, tmp_path):
     out = str(tmp_path / "x.wav")
     empty = tmp_path / "empty_run"

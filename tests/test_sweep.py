@@ -54,6 +54,19 @@ def test_sweep_runs_reports_and_skips_finished_runs(tmp_path, song_wav, capsys):
     assert "end_level_db" in again["stateful"] and again["clips"] == summary["clips"] and again["clips_commit"]
 
 
+def test_a_serial_sweep_whose_runs_all_diverge_records_each_failure_and_reports(tmp_path, song_wav, capsys):
+    out = str(tmp_path / "boom")
+    run_sweep(TINY, out, song=song_wav, epochs=1, clip_seconds=0.1, progress=True,
+              extra={"learning_rate": 1e30, "step_clip": 0.0})
+    rows = list(csv.DictReader(open(os.path.join(out, "results.csv"))))
+    assert [r["status"] for r in rows] == ["failed", "failed", "infeasible"]
+    assert all("diverged" in r["reason"] for r in rows[:2])
+    for name in ("frame_size=8_seq_len=10", "frame_size=16_seq_len=5"):
+        failed = json.load(open(os.path.join(out, "runs", name, "failed.json")))
+        assert failed["status"] == "failed" and failed["overrides"]["learning_rate"] == 1e30
+    assert capsys.readouterr().out.count("failed: training diverged") == 2
+
+
 def test_unknown_override_fails_before_any_work(tmp_path, song_wav):
     from rnnsound.errors import UserError
     with pytest.raises(UserError, match="unknown setting"):

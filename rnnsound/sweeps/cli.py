@@ -6,7 +6,8 @@ import signal
 import sys
 
 from .. import song as songs
-from ..config import parse_assignments
+from ..config import TrainConfig, parse_assignments
+from ..errors import UserError
 from ..interrupts import SIGNALS, stop_now
 from ..runtime import exit_status, quiet_known_warnings
 from .executor import CLUSTERS, ExecutorOptions
@@ -52,7 +53,8 @@ def build_parser(sweep):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--song", help="audio file (default: an embedded song, see --style and --minutes)")
     songs.add_song_options(p)
-    p.add_argument("--epochs", type=int, default=30, help="epochs per run (default %(default)s, the blog's)")
+    p.add_argument("--epochs", type=int, help=f"epochs per run (default {TrainConfig.epochs}, the blog's; or --set "
+                   "epochs=N)")
     p.add_argument("--out", default=os.path.join("results", sweep.name), help="results folder (default %(default)s)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override for every run, e.g. --set hop=20")
     p.add_argument("--only", metavar="GLOB", help="run only the runs whose names match, e.g. --only 'frame_size=1000*' "
@@ -70,14 +72,29 @@ def command_line():
     return shlex.join(["python", os.path.relpath(sys.argv[0])] + sys.argv[1:])
 
 
+def epochs_and_settings(args):
+    """(epochs, the other --set settings): --epochs and --set epochs=N are one setting, given once."""
+    extra = parse_assignments(args.set)
+    if "epochs" not in extra:
+        return (TrainConfig.epochs if args.epochs is None else args.epochs), extra
+    if args.epochs is not None:
+        raise UserError(f"--epochs {args.epochs} and --set epochs={extra['epochs']} both set the epochs; give one")
+    value = extra.pop("epochs")
+    try:
+        return int(value), extra
+    except ValueError:
+        raise UserError(f"--set epochs={value}: the epochs must be a whole number")
+
+
 def _run(sweep, args):
     song = songs.from_args(args.song, args.style, args.minutes)
     executor = executor_options(args)
+    epochs, extra = epochs_and_settings(args)
     if args.plan:
-        plan_sweep(sweep, args.out, song, args.epochs, parse_assignments(args.set), args.only, args.remeasure)
+        plan_sweep(sweep, args.out, song, epochs, extra, args.only, args.remeasure)
     else:
-        run_sweep(sweep, args.out, song, args.epochs, parse_assignments(args.set), progress=not args.quiet,
-                  only=args.only, executor=executor, command=command_line())
+        run_sweep(sweep, args.out, song, epochs, extra, progress=not args.quiet, only=args.only, executor=executor,
+                  command=command_line())
 
 
 def main(sweep, argv=None):

@@ -51,7 +51,7 @@ from ..files import read_json, write_json
 from ..interrupts import SIGNALS, stop_now
 from ..rundir import sweep_run
 from ..runtime import quiet_known_warnings
-from .run import dataset_path, prepare_once, run_one
+from .run import dataset_path, failed_summary, prepare_once, record_failure, run_one
 from .spec import infeasible_summary
 
 CLUSTERS = ("slurm", "pbs", "sge")
@@ -305,9 +305,7 @@ def run_task(spec, prepared):
         return summary
     stuck = _no_progress(run, spec["retries"])
     if stuck:
-        failed = {"name": spec["name"], "overrides": spec["overrides"], "status": "failed", "reason": stuck}
-        write_json(run.failed, failed)
-        return failed
+        return record_failure(spec["out_dir"], spec["name"], spec["overrides"], stuck)
     worker, slot = _worker_slot()
     env = child_env(spec["threads"], slot)
     env["RNNSOUND_WORKER"] = worker
@@ -342,8 +340,7 @@ def _child(spec):
         return e.exit_code
     except UserError as e:
         print(f"failed: {e}", flush=True)
-        write_json(sweep_run(spec["out_dir"], spec["name"]).failed, {"name": spec["name"], "overrides": spec["overrides"],
-                                                          "status": "failed", "reason": str(e)})
+        record_failure(spec["out_dir"], spec["name"], spec["overrides"], str(e))
         return CHILD_USER_ERROR
     return CHILD_OK
 
@@ -378,6 +375,7 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
             futures.append(client.submit(run_task, spec, prepares[data], key=f"run-{name}", retries=ENDLESS,
                                          resources=resources, pure=False))
         names = {f.key: name for (name, _), f in zip(runs, futures)}
+        overrides_of = {f.key: overrides for (_, overrides), f in zip(runs, futures)}
         summaries = {}  # run task key -> its summary, fetched once when it finishes
         jobs = SlurmJobs(cluster, client, opts.jobs, opts.lost_after, tqdm.write if progress else None) \
             if opts.cluster == "slurm" else None
@@ -390,9 +388,9 @@ def run_distributed(runs, song, out_dir, clip_seconds, opts, progress=True, temp
                     pass
                 for f in [f for f in pending if f.done()]:
                     pending.discard(f)
-                    summaries[f.key] = f.result() if f.status == "finished" else {
-                        "name": names[f.key], "status": "failed",
-                        "reason": f"{type(f.exception()).__name__}: {f.exception()} (after {opts.retries} retries)"}
+                    summaries[f.key] = f.result() if f.status == "finished" else failed_summary(
+                        names[f.key], overrides_of[f.key],
+                        f"{type(f.exception()).__name__}: {f.exception()} (after {opts.retries} retries)")
                     bar.update(1)
                 # tasks assigned to a worker include queued ones; each worker runs one at a time
                 slots = len(client.scheduler_info().get("workers", {}))

@@ -29,7 +29,7 @@ import numpy as np
 from .. import graph
 from ..atomic import atomic_path
 from ..compiled import Network, bytes_per_step, chunk_length
-from ..config import configs, with_overrides
+from ..config import TrainConfig, configs, with_overrides
 from ..errors import UserError
 from ..prepare import split_layout, too_short_message
 from ..runtime import machine
@@ -153,7 +153,7 @@ def _hours(seconds):
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def plan_sweep(sweep, out_dir, song=None, epochs=30, extra=None, only=None, remeasure=False, progress=True):
+def plan_sweep(sweep, out_dir, song=None, epochs=TrainConfig.epochs, extra=None, only=None, remeasure=False, progress=True):
     """Write OUT/plan.csv and print the plan of a sweep's runs; returns the rows. `song`: a path,
     an EmbeddedSong, or None for the default song."""
     song, extra = as_song(song), dict(extra or {})

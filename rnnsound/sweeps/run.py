@@ -13,7 +13,7 @@ import time
 
 from ..baselines import lpc_bits
 from ..config import configs
-from ..errors import SongTooShort, UserError
+from ..errors import Interrupted, SongTooShort, UserError
 from ..files import read_json, write_json
 from ..generate import generate, uses_lanes
 from ..prepare import prepare
@@ -100,6 +100,31 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, te
     summary["clips"] = make_clips(run, summary, tcfg, dcfg, clip_seconds, temperatures)
     write_json(run.summary, summary)
     return summary
+
+
+def failed_summary(name, overrides, reason):
+    """What failed.json holds: a run that failed for its own reason (or ran out of retries), and why."""
+    return {"name": name, "overrides": overrides, "status": "failed", "reason": reason}
+
+
+def record_failure(out_dir, name, overrides, reason):
+    summary = failed_summary(name, overrides, reason)
+    write_json(sweep_run(out_dir, name).failed, summary)
+    return summary
+
+
+def run_or_record(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, temperatures=(None,)):
+    """`run_one`, except that a run failing for its own reason (a diverged loss, a setting its data
+    cannot serve: a UserError) is recorded in its failed.json and returned as failed, so the sweep
+    goes on, serially as on Dask; Ctrl-C and SIGTERM still stop it."""
+    try:
+        return run_one(name, overrides, song, out_dir, progress, clip_seconds, temperatures)
+    except Interrupted:
+        raise
+    except UserError as e:
+        if progress:
+            print(f"[{name}] failed: {e}")
+        return record_failure(out_dir, name, overrides, str(e))
 
 
 def make_clips(run, summary, tcfg, dcfg, clip_seconds, temperatures):

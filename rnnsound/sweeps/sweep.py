@@ -3,16 +3,17 @@ a Dask cluster, then its tables. The tables list every run of the sweep, those n
 import os
 import time
 
+from ..config import TrainConfig
 from ..errors import UserError
 from ..files import read_json, write_json
 from ..song import as_song
 from .executor import run_distributed
 from .report import report
-from .run import run_one
+from .run import run_or_record
 from .spec import make_out_dir, run_name, run_overrides, select, validate_runs
 
 
-def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, clip_seconds=30.0, only=None,
+def run_sweep(sweep, out_dir, song=None, epochs=TrainConfig.epochs, extra=None, progress=True, clip_seconds=30.0, only=None,
               executor=None, command=None):
     """Every run of `sweep` (or those matching the glob `only`; skipping finished ones), then the
     tables and plots. `song`: a path, an EmbeddedSong, or None for the default song. `executor` (rnnsound.sweeps.executor.
@@ -37,7 +38,7 @@ def run_sweep(sweep, out_dir, song=None, epochs=30, extra=None, progress=True, c
         run_distributed(runs, song, out_dir, clip_seconds, executor, progress, sweep.temperatures)
     else:
         for name, overrides in runs:
-            run_one(name, overrides, song, out_dir, progress, clip_seconds, sweep.temperatures)
+            run_or_record(name, overrides, song, out_dir, progress, clip_seconds, sweep.temperatures)
     report(out_dir)
     if progress:
         print(f"{sweep.name}: {len(runs)} runs in {time.time() - started:.0f} s; tables in "
