@@ -125,7 +125,8 @@ def test_a_second_writer_is_refused_naming_the_holder(tiny_dataset, tmp_path, ca
 def test_a_restart_without_checkpoint_logs_each_step_once(tiny_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     train(tiny_dataset, SMALL, str(run), progress=False)
-    os.remove(run / "last.h5")  # as after a kill -9 before the first epoch ended
+    os.remove(run / "last.h5")  # as after a kill -9 before the first epoch ended: no checkpoint yet
+    os.remove(run / "best.h5")
     train(tiny_dataset, SMALL, str(run), resume=True, progress=False)
     assert "training it from the start" in capsys.readouterr().err
     steps = [int(r["step"]) for r in read_csv(str(run / "log.csv")) if r["kind"] == "batch"]
