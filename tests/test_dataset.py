@@ -190,6 +190,7 @@ def test_prefetch_yields_the_same_batches_in_order(tiny_dataset):
         next(reader)
 
 
+@pytest.mark.heavy
 def test_training_from_disk_equals_training_in_memory(tiny_dataset, tmp_path):
     from rnnsound import checkpoint
     from rnnsound.config import TrainConfig

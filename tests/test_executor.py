@@ -79,6 +79,7 @@ def sweep_in_thread(out, song, executor):
     return thread, errors
 
 
+@pytest.mark.heavy
 def test_two_local_workers_survive_a_killed_worker_and_a_sigterm_with_the_serial_numbers(serial):
     song, serial_out, root = serial
     out = str(root / "faults")

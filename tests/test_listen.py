@@ -13,6 +13,7 @@ from rnnsound.sweeps import Sweep, run_sweep
 from browser import check_page, chromium
 from conftest import chord
 
+pytestmark = pytest.mark.heavy  # a sweep trained for its pages, and Chromium
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TWO = Sweep(name="two", title="Two runs", base={"hidden": 4, "batch_size": 32},
             variants=({"frame_size": 8, "seq_len": 10}, {"frame_size": 16, "seq_len": 5}))

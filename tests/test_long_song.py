@@ -27,6 +27,7 @@ def ambient_6min():
     return EmbeddedSong("ambient", 6 * 60 * RATE).render()
 
 
+@pytest.mark.heavy
 def test_same_seed_same_samples_other_seed_other_samples(etude_6min, ambient_6min):
     assert sha(EmbeddedSong("etude", 6 * 60 * RATE).render()) == sha(etude_6min)
     assert sha(EmbeddedSong("ambient", 6 * 60 * RATE).render()) == sha(ambient_6min)

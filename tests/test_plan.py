@@ -100,6 +100,7 @@ def test_plan_trains_nothing_writes_no_dataset_and_caches_its_measurements(tmp_p
     assert [r["est_seconds"] for r in again] == [r["est_seconds"] for r in rows]
 
 
+@pytest.mark.heavy
 def test_a_tiny_grid_runs_marks_its_pairs_lists_planned_runs_and_rerun_skips(tmp_path, song_wav, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     out = str(tmp_path / "grid")

@@ -23,6 +23,7 @@ TINY = Sweep(name="tiny", title="Tiny sweep", base={"hidden": 4, "batch_size": 3
                        {"frame_size": 1000, "seq_len": 100}))
 
 
+@pytest.mark.heavy
 def test_sweep_runs_reports_and_skips_finished_runs(tmp_path, song_wav, capsys):
     out = str(tmp_path / "sweep")
     run_sweep(TINY, out, song=song_wav, epochs=1, clip_seconds=0.1, progress=True)
@@ -121,6 +122,7 @@ def test_lpc_bits_are_near_zero_for_a_tone_and_the_level_entropy_for_noise(tmp_p
     assert entropy <= baselines.lpc_bits(noise_train, noise_dev) < entropy + 0.1
 
 
+@pytest.mark.heavy
 def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, song_wav):
     from rnnsound.streams import read_attrs
     sweep = Sweep(name="norm", title="Normalisation",
@@ -133,6 +135,7 @@ def test_runs_that_differ_in_a_data_setting_do_not_share_a_dataset(tmp_path, son
     assert sorted(read_attrs(str(out / "data" / f))["normalisation"] for f in files) == ["minmax", "stdev"]
 
 
+@pytest.mark.heavy
 def test_a_sweep_stores_its_song_once_and_knows_a_changed_song_by_its_content(tmp_path):
     from rnnsound.errors import UserError
     path = tmp_path / "song.wav"
@@ -148,6 +151,7 @@ def test_a_sweep_stores_its_song_once_and_knows_a_changed_song_by_its_content(tm
         run_sweep(sweep, str(out), song=str(path), epochs=1, clip_seconds=0.1, progress=False)
 
 
+@pytest.mark.heavy
 def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wav, capsys):
     from rnnsound.errors import UserError
     sweep = Sweep(name="one", title="One", base={"hidden": 4, "batch_size": 32},

@@ -91,6 +91,7 @@ def test_a_signal_after_an_update_saves_that_step_and_resume_equals_an_uninterru
     _same_run(tmp_path / "whole", tmp_path / "split")
 
 
+@pytest.mark.heavy
 def test_sigterm_from_outside_saves_and_the_printed_command_resumes(tiny_dataset, tmp_path):
     whole, split = tmp_path / "whole", tmp_path / "split"
     args = [sys.executable, "-m", "rnnsound", "train", tiny_dataset, "--hidden", "8", "--epochs", "40",
