@@ -6,7 +6,7 @@ import signal
 from . import song as songs
 from .config import CHOICES, DataConfig, TrainConfig, parse_assignments, with_overrides
 from .errors import UserError
-from .generate import GENERATION_MODES, clip_paths, generate, generate_clips
+from .generate import GENERATION_MODES, MAX_SECONDS, clip_paths, generate, generate_clips
 from .interrupts import SIGNALS, stop_now
 from .prepare import prepare
 from .rundir import RunFolder
@@ -84,13 +84,15 @@ def _generate(args):
 
 def _demo(args):
     """The main job on the embedded song: prepare, train with the blog's recipe, generate 3 ways."""
+    cfg = with_overrides(TrainConfig(), {"epochs": args.epochs})  # every value checked before any work
+    dcfg = with_overrides(DataConfig(), {"frame_size": args.frame_size, "seq_len": args.seq_len, "hop": args.hop})
+    if not 0 < args.seconds <= MAX_SECONDS:
+        raise UserError(f"--seconds must be between 0 and {MAX_SECONDS}, got {args.seconds}")
     data = os.path.join(args.output, f"default_f{args.frame_size}_l{args.seq_len}_h{args.hop}.hdf5")
     if not os.path.exists(data):
-        info = prepare(None, data, with_overrides(DataConfig(), {"frame_size": args.frame_size, "seq_len": args.seq_len,
-                                                                 "hop": args.hop}), progress=not args.quiet)
+        info = prepare(None, data, dcfg, progress=not args.quiet)
         print(f"dataset {data}: {info['train']} train + {info['dev']} dev examples")
     run = os.path.join(args.output, "run")
-    cfg = with_overrides(TrainConfig(), {"epochs": args.epochs})
     resume = os.path.exists(os.path.join(run, "last.h5"))
     s = train(data, cfg, run, resume=resume, progress=not args.quiet)
     b = s["baselines"]

@@ -40,7 +40,7 @@ from .errors import Interrupted, UserError
 from .interrupts import Deferred
 from .files import read_csv, write_json
 from .prepare import denormalise
-from .rundir import RunFolder
+from .rundir import OWN_FILES, RunFolder
 from .runtime import use_float32
 from .streams import SongDataset, changed_data, digests, norm_of, read_attrs, song_stretches
 
@@ -380,6 +380,10 @@ def check_clip_targets(paths):
             if os.path.isdir(target):
                 raise UserError(f"{target} is a folder, so the clip {path} cannot be written beside it; remove it or "
                                 "choose another output path")
+            folder = os.path.dirname(os.path.abspath(target))
+            if os.path.basename(target) in OWN_FILES and os.path.exists(os.path.join(folder, "config.json")):
+                raise UserError(f"the clip {path} would overwrite its run folder's {os.path.basename(target)}; choose "
+                                "another output name")
 
 
 def _write_clips(paths, clips, seeds, norm, ref, train_frames, F, rate, about, indices, sampling_seed, title):

@@ -20,6 +20,11 @@ from .errors import UserError
 from .files import read_json
 
 
+# The files a run folder holds besides its samples (the module doc): no clip may take their names
+OWN_FILES = ("config.json", "versions.json", "baselines.json", "log.csv", "best.h5", "last.h5", "learning_curve.png",
+             "settings.json", "summary.json", "run.log", "attempts.json", "failed.json", "index.html")
+
+
 class RunFolder:
     def __init__(self, path):
         self.path = path

@@ -83,7 +83,8 @@ def read_attrs(path):
     """The dataset's attributes as plain Python values, each checked; a clear error if it cannot be used.
     Adds `stores` (the song stores its views read, or []), `splits`, `split_problems` and `shape`."""
     if not os.path.isfile(path):
-        raise UserError(f"dataset {path} does not exist; create it with `rnnsound prepare`")
+        raise UserError(f"dataset {path} is a folder, not a file; give the .hdf5 file `rnnsound prepare` wrote"
+                        if os.path.isdir(path) else f"dataset {path} does not exist; create it with `rnnsound prepare`")
     try:
         with h5py.File(path, "r") as f:
             missing = [a for a in ("split",) if a not in f.attrs] + [s for s in SOURCES if s not in f]

@@ -159,11 +159,11 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True, in_memory=Non
     run = RunFolder(run_dir)
     if not resume and os.path.exists(run.last):
         raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another -o")
+    heads.check(attrs["frame_size"], cfg)  # before the folder exists: a refused run leaves none
     os.makedirs(run_dir, exist_ok=True)
     if not os.access(run_dir, os.W_OK):
         raise UserError(f"cannot write to run folder {run_dir}; choose another -o")
     # best.h5 and last.h5 (parameters and up to two optimiser states, float32) plus one being rewritten
-    heads.check(attrs["frame_size"], cfg)
     check_space(run_dir, 3 * 3 * 4 * graph.param_count(attrs["frame_size"], cfg), "the run's checkpoints")
     with FolderLock(run_dir):
         return _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set)

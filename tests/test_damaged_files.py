@@ -297,6 +297,23 @@ def test_a_disk_that_fills_during_a_wav_write_is_one_line(capsys, run, tmp_path,
     assert f"the disk filled up while writing ({out / 'y.wav'})" in err and not os.listdir(out)
 
 
+def test_late_or_wrong_messages_are_early_and_right(capsys, run, tmp_path):
+    run_dir, data, _ = run
+    before = open(os.path.join(run_dir, "learning_curve.png"), "rb").read()
+    err = one_line(capsys, ["generate", run_dir, "--seconds", "0.1", "-o", os.path.join(run_dir, "learning_curve.wav"),
+                            "-q"])
+    assert "would overwrite its run folder's learning_curve.png" in err
+    assert open(os.path.join(run_dir, "learning_curve.png"), "rb").read() == before
+    assert "is a folder, not a file" in one_line(capsys, ["train", str(tmp_path), "-o", str(tmp_path / "r"), "-q"])
+    err = one_line(capsys, ["train", data, "-o", str(tmp_path / "tier"), "--set", "output=tier", "--set",
+                            "tier_context=9", "-q"])
+    assert "tier_context=9" in err and not os.path.exists(tmp_path / "tier")   # F=8: refused, no empty folder left
+    for flag, value in (("--epochs", "-1"), ("--seconds", "0")):
+        out = tmp_path / f"demo{flag}"
+        one_line(capsys, ["demo", flag, value, "-o", str(out), "-q"])
+        assert not os.path.exists(out)                                  # refused before preparing anything
+
+
 def test_tiny_durations_and_odd_output_paths_are_one_line(capsys, run, tmp_path):
     run_dir, _, _ = run
     assert "less than one sample" in generate(capsys, run_dir, tmp_path, "--seconds", "1e-9")
