@@ -283,7 +283,14 @@ def head_scale(run_dir, cfg, which):
     if not at:
         raise UserError(f"{run_dir}/log.csv has no epoch row for the mse head's dev variance; "
                         "generate with --temperature 0")
-    return float(np.sqrt(float(at[0]["dev_mse"])))
+    try:
+        mse = float(at[0]["dev_mse"])
+    except ValueError:
+        mse = float("nan")
+    if not (np.isfinite(mse) and mse > 0):  # read back like input: a damaged log must not scale the noise
+        raise UserError(f"{run.log} is damaged: its dev_mse at epoch {at[0].get('epoch')} is {at[0]['dev_mse']!r}, not "
+                        "a positive number; restore it, or generate with --temperature 0")
+    return float(np.sqrt(mse))
 
 
 def default_temperature(cfg):

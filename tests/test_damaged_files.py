@@ -314,6 +314,35 @@ def test_late_or_wrong_messages_are_early_and_right(capsys, run, tmp_path):
         assert not os.path.exists(out)                                  # refused before preparing anything
 
 
+def test_values_read_back_from_log_and_summary_are_checked(capsys, run, tmp_path):
+    run_dir, _, _ = run
+    log = os.path.join(run_dir, "log.csv")
+    rows = open(log).read().splitlines()
+    header = rows[0].split(",")
+    k = header.index("dev_mse")
+    damaged = [r if not r.startswith("epoch") else ",".join(v if i != k else "-0.5" for i, v in enumerate(r.split(",")))
+               for r in rows]
+    open(log, "w").write("\n".join(damaged) + "\n")
+    err = one_line(capsys, ["generate", run_dir, "--temperature", "1", "-o", str(tmp_path / "n.wav"), "-q"])
+    assert "log.csv is damaged" in err and "'-0.5'" in err and not os.path.exists(tmp_path / "n.wav")
+    from rnnsound.sweeps import Sweep, run_sweep
+    out = tmp_path / "sweep"
+    run_sweep(Sweep(name="s", title="S", base={"hidden": 4, "batch_size": 32},
+                    variants=({"frame_size": 8, "seq_len": 10},)), str(out), song=song_file(tmp_path), epochs=1,
+              clip_seconds=0.1, progress=False)
+    summary = out / "runs" / "frame_size=8_seq_len=10" / "summary.json"
+    data = json.loads(summary.read_text())
+    data["best_dev"] = "low"
+    summary.write_text(json.dumps(data))
+    err = one_line(capsys, ["report", str(out)])
+    assert "summary.json is damaged" in err and "best_dev='low'" in err
+
+
+def song_file(folder):
+    sf.write(folder / "chord.wav", chord(3.0), 16000, subtype="PCM_16")
+    return str(folder / "chord.wav")
+
+
 def test_tiny_durations_and_odd_output_paths_are_one_line(capsys, run, tmp_path):
     run_dir, _, _ = run
     assert "less than one sample" in generate(capsys, run_dir, tmp_path, "--seconds", "1e-9")

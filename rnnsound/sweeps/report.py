@@ -9,7 +9,7 @@ import os
 from .. import listen, plots
 from ..atomic import atomic_path
 from ..errors import UserError
-from ..files import read_csv, read_json
+from ..files import NUMBER, read_csv, read_json
 from ..rundir import sweep_run
 
 
@@ -87,6 +87,22 @@ def her_figure(s):
 
 
 SUMMARY = {"name": str, "status": str}  # what every summary.json and failed.json holds
+# and what a finished run's summary holds besides, each checked before a table reads it
+DONE = {"best_dev": NUMBER, "final_dev": NUMBER, "steps": int, "baselines": dict, "examples": dict,
+        "train_seconds": NUMBER, "samples_per_second": NUMBER}
+
+
+def read_summary(path):
+    """A run's summary.json or failed.json, checked like input: a damaged value is one line."""
+    s = read_json(path, SUMMARY)
+    if s["status"] == "done":
+        s = read_json(path, {**SUMMARY, **DONE})
+        bad = [f"baselines.{k}" for k in ("zero", "last_frame", "linear")
+               if not isinstance(s["baselines"].get(k), NUMBER) or isinstance(s["baselines"].get(k), bool)]
+        if bad or not s["baselines"].get("zero"):
+            raise UserError(f"{path} is damaged (wrong type or zero: {', '.join(bad) or 'baselines.zero'}); rerun that "
+                            "run, or restore the file")
+    return s
 
 
 METRICS_LEGEND = (
@@ -126,7 +142,7 @@ def report(out_dir):
     for name in meta["runs"]:
         run = sweep_run(out_dir, name)
         found = [p for p in (run.summary, run.failed) if os.path.exists(p)]
-        summaries.append(read_json(found[0], SUMMARY) if found else
+        summaries.append(read_summary(found[0]) if found else
                          planned.get(name, {"name": name, "status": "not run yet"}))
     done = [s for s in summaries if s["status"] == "done"]
     columns = list(COLUMNS)
