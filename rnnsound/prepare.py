@@ -329,12 +329,21 @@ def prepare(song, output, config, progress=True, accept_damaged=False, copy=Fals
     if copy:
         samples, name, sha, extra = song.load(config.sample_rate, progress, accept_damaged)
         return write_dataset(output, samples, config, name, sha, extra, progress)
+    check_fits(song, config)  # before the store: a refused prepare writes nothing, and deletes nothing
     folder = os.path.join(os.path.dirname(os.path.abspath(output)), "songs")
-    stored = os.path.exists(os.path.join(folder, store_name(song, config)))
     store = store_song(song, folder, config, progress, accept_damaged)
+    return write_views(output, store, config)
+
+
+def check_fits(song, config):
+    """Refuse, before any writing, an (F, L) the song's length cannot give a train and a dev example;
+    a song whose header gives no length is checked on its samples, once stored (write_views). A
+    store is never deleted: another prepare may be making views onto it at the same moment."""
     try:
-        return write_views(output, store, config)
-    except SongTooShort:
-        if not stored:  # stored for nothing: a refused prepare leaves no file
-            os.remove(store)
-        raise
+        n = song.num_samples(config.sample_rate)
+    except UserError:
+        return
+    F, L, hop = config.frame_size, config.seq_len, config.hop_frames
+    n_train, n_dev, _ = split_layout(n, F, L, hop, config.train_fraction)
+    if n_train == 0 or n_dev == 0:
+        raise SongTooShort(too_short_message(n, F, L, hop, config.train_fraction, config.sample_rate, n_train, n_dev))

@@ -48,7 +48,8 @@ def bad_inputs(tmp_path):
 @pytest.mark.parametrize("case", ["missing", "not audio", "empty", "silent", "nan", "short"])
 def test_bad_song(capsys, tmp_path, bad_inputs, case):
     path, words = bad_inputs[case]
-    code, err = run_prepare(capsys, path, "-o", str(tmp_path / "out.hdf5"))
+    fits = [] if case == "short" else ["-F", "40", "-L", "10"]  # a pair the 2 s songs could hold: their content is why
+    code, err = run_prepare(capsys, path, *fits, "-o", str(tmp_path / "out.hdf5"))
     assert code == 2
     assert err.startswith("rnnsound: error:") and words in err and "\n" not in err
     assert not os.path.exists(tmp_path / "out.hdf5") and leftovers(tmp_path) == []

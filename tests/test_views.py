@@ -174,3 +174,17 @@ def test_prepare_writes_over_no_hdf5_file_but_its_own_datasets(capsys, tmp_path,
         before = target.read_bytes()
         err = _one_line_error(capsys, ["prepare", song_wav, "-F", "20", "-L", "10", "-o", str(target), "-q"])
         assert "not a dataset made by `rnnsound prepare`" in err and target.read_bytes() == before
+
+
+def test_a_refused_prepare_touches_no_store(tmp_path, song_wav, monkeypatch):
+    """An (F, L) the song cannot hold is refused from its length before any store is written or
+    removed, so a prepare beside it that is making views onto the same store never loses it."""
+    from rnnsound.errors import SongTooShort
+    prep.prepare(song_wav, str(tmp_path / "a.hdf5"), DataConfig(frame_size=8, seq_len=10), progress=False)
+    [store] = os.listdir(tmp_path / "songs")
+    touched = []
+    monkeypatch.setattr(prep, "store_song", lambda *a, **k: touched.append(a))
+    with pytest.raises(SongTooShort):
+        prep.prepare(song_wav, str(tmp_path / "b.hdf5"), DataConfig(frame_size=1000, seq_len=100), progress=False)
+    assert touched == [] and os.listdir(tmp_path / "songs") == [store] and not os.path.exists(tmp_path / "b.hdf5")
+    assert SongDataset(str(tmp_path / "a.hdf5"), "train").num_examples > 0
