@@ -18,7 +18,9 @@ used as they are). What cannot be used is refused with one line; a split is neve
 Every value read from a file is checked with the rules its writer follows (rnnsound.config's
 ranges for rate, F, L, hop and fraction; a known normalisation with finite constants; split rows
 inside the data), and a dataset whose arrays are views onto a song store (rnnsound.prepare) is
-refused when that store is missing or shorter than the views need: HDF5 would read zeros.
+refused when that store is missing or shorter than the views need: HDF5 would read zeros. A
+dataset reached through a symbolic link is opened at its target, so HDF5 reads, and rnnsound
+checks, the store beside the real file, never one of the same name beside the link.
 """
 import math
 import os
@@ -86,7 +88,7 @@ def read_attrs(path):
         raise UserError(f"dataset {path} is a folder, not a file; give the .hdf5 file `rnnsound prepare` wrote"
                         if os.path.isdir(path) else f"dataset {path} does not exist; create it with `rnnsound prepare`")
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(os.path.realpath(path), "r") as f:
             missing = [a for a in ("split",) if a not in f.attrs] + [s for s in SOURCES if s not in f]
             if missing:
                 raise UserError(f"{path} is not a Fuel dataset with inputs and targets (missing {', '.join(missing)}); "
@@ -145,7 +147,7 @@ def _stores(f, path):
         if f[source].is_virtual:
             for v in f[source].virtual_sources():
                 name = v.file_name if os.path.isabs(v.file_name) else \
-                    os.path.join(os.path.dirname(os.path.abspath(path)), v.file_name)
+                    os.path.join(os.path.dirname(os.path.realpath(path)), v.file_name)  # beside the file HDF5 opens
                 end = v.src_space.get_select_bounds()[1][0] + 1
                 needs[name, v.dset_name] = max(end, needs.get((name, v.dset_name), 0))
     for (name, dset), end in needs.items():
@@ -263,7 +265,7 @@ class SongDataset:
         self._data = None
         if load_in_memory:
             try:
-                with h5py.File(path, "r") as f:
+                with h5py.File(os.path.realpath(path), "r") as f:
                     self._data = {s: self._read(f[s], self.index) for s in SOURCES}
             except HDF5_ERRORS as e:
                 raise self._damaged(e)
@@ -292,7 +294,7 @@ class SongDataset:
             return self._data["inputs"][rows], self._data["targets"][rows]
         try:
             if self._file is None:
-                self._file = h5py.File(self.path, "r")
+                self._file = h5py.File(os.path.realpath(self.path), "r")
             return tuple(self._read(self._file[s], rows) for s in SOURCES)
         except HDF5_ERRORS as e:
             raise self._damaged(e)

@@ -188,3 +188,20 @@ def test_a_refused_prepare_touches_no_store(tmp_path, song_wav, monkeypatch):
         prep.prepare(song_wav, str(tmp_path / "b.hdf5"), DataConfig(frame_size=1000, seq_len=100), progress=False)
     assert touched == [] and os.listdir(tmp_path / "songs") == [store] and not os.path.exists(tmp_path / "b.hdf5")
     assert SongDataset(str(tmp_path / "a.hdf5"), "train").num_examples > 0
+
+
+def test_a_symlinked_dataset_reads_and_checks_the_store_beside_its_target(tmp_path, song_wav):
+    """HDF5 reads a view's store beside the file it opens, the link's target: so does rnnsound, and a
+    store of the same name beside the link is neither checked nor read."""
+    real = tmp_path / "real"
+    real.mkdir()
+    prep.prepare(song_wav, str(real / "d.hdf5"), DataConfig(frame_size=8, seq_len=10), progress=False)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "songs").mkdir(parents=True)
+    os.symlink(real / "d.hdf5", elsewhere / "d.hdf5")
+    [store] = os.listdir(real / "songs")
+    assert SongDataset(str(elsewhere / "d.hdf5"), "train").num_examples > 0      # no songs/ beside the link: fine
+    (elsewhere / "songs" / store).write_text("a decoy, not a store")
+    a, b = SongDataset(str(elsewhere / "d.hdf5"), "train"), SongDataset(str(real / "d.hdf5"), "train")
+    assert a.attrs["stores"] == [str(real / "songs" / store)]
+    np.testing.assert_array_equal(a.get([0, 1])[0], b.get([0, 1])[0])
