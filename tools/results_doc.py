@@ -134,8 +134,9 @@ def render_listen():
         if excerpt and os.path.exists(excerpt):
             parts.append(f"<p>The song, 10 s of its training part: <audio controls preload='metadata' "
                          f"src='listen/{html.escape(song)}'></audio></p>")
-        parts.append(f"<p>Folder: <a href='results/{folder}/results.md'>results/{folder}</a></p><table>"
-                     + "".join(rows) + "</table>")
+        record = f"results/{folder}/results.md" if os.path.exists(os.path.join(RESULTS, folder, "results.md")) else \
+            f"results/{folder}/"
+        parts.append(f"<p>Folder: <a href='{record}'>results/{folder}</a></p><table>" + "".join(rows) + "</table>")
     return "\n".join(parts) + "\n</body></html>\n"
 
 
