@@ -29,7 +29,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7,<10", "pytest-xdist>=3,<4",
-                 "librosa>=0.10,<2"],  # librosa: the reference the flatness metric is tested against
+                 "librosa>=0.10,<2",   # the reference the flatness metric is tested against
+                 "ruff>=0.6,<1"],      # the linter .ci/run runs (ruff.toml)
         "bench": ["torch>=2.2,<3"],
         "cuda": ["jax[cuda12]>=0.7,<0.11"],  # JAX's CUDA wheels: training and generation on an NVIDIA GPU
     },

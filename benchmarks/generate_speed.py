@@ -106,7 +106,11 @@ def main():
         for mode in args.modes.split(","):
             for count in (int(c) for c in args.count.split(",")):
                 run = measure(F, mode, args.seconds, args.repeats, count, output=args.output)
-                if mode != "stateful" and not args.lanes_only and uses_lanes(TrainConfig(), L, math.ceil(args.seconds * RATE / F)):
+                if (
+                    mode != "stateful"
+                    and not args.lanes_only
+                    and uses_lanes(TrainConfig(), L, math.ceil(args.seconds * RATE / F))
+                ):
                     one = measure(F, mode, args.seconds, args.repeats, count, lanes=False, output=args.output)
                     print(f"    lanes are {one / run:.2f}x faster than one window at a time", flush=True)
 

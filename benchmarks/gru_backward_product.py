@@ -41,8 +41,12 @@ def joined_pullback(H, inputs, outputs, cotangents):
                                           [Ug.T, U.T], reverse=True)
     dpre_g, dpre_c = dpre_g[::-1], dpre_c[::-1]
     rh = r * h_prev
-    return [pt.concatenate([dpre_g, dpre_c], axis=2), dh_prev[-1],
-            pt.dot(cells._flat(h_prev, H).T, cells._flat(dpre_g, 2 * H)), pt.dot(cells._flat(rh, H).T, cells._flat(dpre_c, H))]
+    return [
+        pt.concatenate([dpre_g, dpre_c], axis=2),
+        dh_prev[-1],
+        pt.dot(cells._flat(h_prev, H).T, cells._flat(dpre_g, 2 * H)),
+        pt.dot(cells._flat(rh, H).T, cells._flat(dpre_c, H)),
+    ]
 
 
 def compare(F, repeats):

@@ -76,9 +76,12 @@ def profile(F, cell, repeats):
     grads = pt.grad(loss, list(p.values()))
     fns = {
         "input map": (pytensor.function([xv], graph.input_map(p, xv), mode=mode), (x,)),
-        "recurrence": (pytensor.function([hv], graph.recurrent_stack(p, graph.layer_input(p, 0, hv), zeros, cell, cfg.layers,
-                                                                    H)[0], mode=mode),
-                       (h_in,)),
+        "recurrence": (
+            pytensor.function(
+                [hv], graph.recurrent_stack(p, graph.layer_input(p, 0, hv), zeros, cell, cfg.layers, H)[0], mode=mode
+            ),
+            (h_in,),
+        ),
         "output map": (pytensor.function([tv, yv], graph.mse(graph.output_map(p, tv), yv), mode=mode), (h_top, y)),
         "forward": (pytensor.function([xv, yv], loss, mode=mode), (x, y)),
         "forward+grad": (pytensor.function([xv, yv], grads, mode=mode), (x, y)),
@@ -192,9 +195,13 @@ def thunks(F, cell, top, steps=3):
                 if not event.name.startswith("ThunkExecutor") and "Await" not in event.name:
                     total[event.name] += event.duration_ns / steps / 1e6
                     count[event.name] += 1 / steps
-    print(f"{cell} F={F}: step {wall:.3f} s (untraced); page faults {4 * (after.ru_minflt - before.ru_minflt) / steps / 1024:.0f} "
-          f"MB/step; system time {(after.ru_stime - before.ru_stime) / steps:.3f} s/step; thunks {sum(total.values()):.0f} "
-          f"ms/step in all", flush=True)
+    print(
+        f"{cell} F={F}: step {wall:.3f} s (untraced); page faults "
+        f"{4 * (after.ru_minflt - before.ru_minflt) / steps / 1024:.0f} MB/step; system time "
+        f"{(after.ru_stime - before.ru_stime) / steps:.3f} s/step; thunks {sum(total.values()):.0f} "
+        f"ms/step in all",
+        flush=True,
+    )
     for name, ms in total.most_common(top):
         print(f"  {ms:8.1f} ms {count[name]:5.0f}x  {name}", flush=True)
 

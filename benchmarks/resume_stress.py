@@ -75,10 +75,13 @@ def main():
                for k in a)
     rows = [[(r["kind"], r["step"], r["train_mse"], r["dev_mse"]) for r in read_csv(os.path.join(d, "log.csv"))]
             for d in (whole, split)]
-    print(f"{len(interrupts)} interrupts ({', '.join(f'{n} {sum(i[0] == n for i in interrupts)}' for n in ('SIGINT', 'SIGTERM', 'SIGKILL'))}); "
-          f"steps {a_meta['step']} and {b_meta['step']}; max |difference| over every array of last.h5: {diff:.3g}; "
-          f"logs {'identical' if rows[0] == rows[1] else 'DIFFER'}; unexpected exits (not 130, 143 or -9): "
-          f"{[i for i in interrupts if i[2] not in (130, 143, -9)] or 'none'}")
+    kinds = ", ".join(f"{n} {sum(i[0] == n for i in interrupts)}" for n in ("SIGINT", "SIGTERM", "SIGKILL"))
+    print(
+        f"{len(interrupts)} interrupts ({kinds}); "
+        f"steps {a_meta['step']} and {b_meta['step']}; max |difference| over every array of last.h5: {diff:.3g}; "
+        f"logs {'identical' if rows[0] == rows[1] else 'DIFFER'}; unexpected exits (not 130, 143 or -9): "
+        f"{[i for i in interrupts if i[2] not in (130, 143, -9)] or 'none'}"
+    )
 
 
 if __name__ == "__main__":

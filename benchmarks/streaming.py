@@ -41,8 +41,11 @@ def drop_caches():
 def main():
     use_float32()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=os.path.join("data", "etude_blog_f1000_l100.hdf5"),
-                   help="a prepared dataset of views (default %(default)s, made if missing); its copy is DATA_copy.hdf5")
+    p.add_argument(
+        "--data",
+        default=os.path.join("data", "etude_blog_f1000_l100.hdf5"),
+        help="a prepared dataset of views (default %(default)s, made if missing); its copy is DATA_copy.hdf5",
+    )
     p.add_argument("--rounds", type=int, default=3, help="rounds of each variant (default %(default)s)")
     p.add_argument("--steps", type=int, default=4, help="training steps per round (default %(default)s)")
     p.add_argument("--drop-caches", action="store_true", help="drop the page cache before each lazy round (root)")
@@ -62,8 +65,11 @@ def main():
     batches = ShuffledScheme(memory.num_examples, cfg.batch_size, cfg.seed).batches(0)
     full = [b for b in batches if len(b) == cfg.batch_size]
     net.train_step(*memory.get(full[0]), 1e-9)  # compile
-    print(f"{copy_path} and its views {args.data}: {memory.num_examples} train examples, {2 * 4 * cfg.batch_size * L * F / 1e6:.0f} MB per batch",
-          flush=True)
+    print(
+        f"{copy_path} and its views {args.data}: {memory.num_examples} train examples, "
+        f"{2 * 4 * cfg.batch_size * L * F / 1e6:.0f} MB per batch",
+        flush=True,
+    )
 
     def run(dataset, prefetch, first):
         chosen = [full[(first + i) % len(full)] for i in range(args.steps)]

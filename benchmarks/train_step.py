@@ -9,8 +9,9 @@ gate after the recurrent product (Blocks applies it before): the same cost, a di
 nn.LSTM has no peepholes (Blocks' LSTM has three H-vectors of them): the same matrix products.
 
 Each line also gives the step's arithmetic rate (GFLOP/s: 3x the forward pass's matrix-product
-flops, the usual forward + backward count, of the network as rnnsound computes it) and its share of this machine's float32 GEMM rate,
-measured in the same process: a 2048 x 2048 product through numpy and through XLA, the better one.
+flops, the usual forward + backward count, of the network as rnnsound computes it) and its share of
+this machine's float32 GEMM rate, measured in the same process: a 2048 x 2048 product through
+numpy and through XLA, the better one.
 
 Calls are interleaved (ours, torch, ours, torch, ...) in one process so both see the same machine
 load, and the ratio of medians is reported: ratio > 1 means rnnsound is faster. The first call of each
@@ -186,10 +187,12 @@ def compare(frames, backends, repeats, outputs=("mse",), mixtures=4, cell="gru",
 
 def memory(F, seq_len, backend, cell="gru"):
     """Peak resident memory of one training step at (F, seq_len), batch 128, in a fresh process."""
-    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import time; "
-            f"from train_step import rnnsound_step; step, net = rnnsound_step({F}, {backend!r}, {seq_len}, cell={cell!r}); "
-            f"t = time.perf_counter(); step(); t1 = time.perf_counter(); step(); "
-            f"print(net.chunk, t1 - t, time.perf_counter() - t1)")
+    code = (
+        f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import time; "
+        f"from train_step import rnnsound_step; step, net = rnnsound_step({F}, {backend!r}, {seq_len}, cell={cell!r}); "
+        f"t = time.perf_counter(); step(); t1 = time.perf_counter(); step(); "
+        f"print(net.chunk, t1 - t, time.perf_counter() - t1)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20
     print(f"{cell} F={F} L={seq_len} batch {B} {backend}: peak RSS {peak_gb:.2f} GB, backprop chunk {out[0]} frames, "
@@ -281,7 +284,9 @@ def main():
     p.add_argument("--backends", default="jax,c", help="PyTensor backends: jax, c, numba (default %(default)s)")
     p.add_argument("--repeats", type=int, default=7, help="timed calls of each (default %(default)s)")
     p.add_argument("--memory", action="store_true", help="only measure peak memory (at --memory-at)")
-    p.add_argument("--memory-at", type=frames_and_length, default="40,10000", help="F,L of --memory (default %(default)s)")
+    p.add_argument(
+        "--memory-at", type=frames_and_length, default="40,10000", help="F,L of --memory (default %(default)s)"
+    )
     p.add_argument("--output", default="mse", help="output heads, e.g. mse,gmm,mulaw: each timed against mse "
                    "instead of PyTorch (default %(default)s)")
     p.add_argument("--mixtures", type=int, default=4, help="components of the gmm head (default %(default)s)")

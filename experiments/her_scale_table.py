@@ -45,12 +45,21 @@ def rows(folder):
         zero = s["baselines"]["zero"]
         wall = s["train_seconds"] + sum(s[m]["wall_seconds"] for m in ("stateful", "blog"))
         her = HERS.get((s["frame_size"], s["seq_len"]), ("", None, None))
-        yield [meta["song"], f"{s['frame_size']}/{s['seq_len']}",
-               "committed bug" if s["recur_axis"] == "batch" else "intended", her[0],
-               f"{s['examples']['train']}/{s['examples']['dev']}", str(s["steps"]), f"{zero:.4f}",
-               f"{s['best_dev'] / zero:.3f}", f"{float(epochs[-1]['train_mse']) / train_variance(config['dataset']):.3f}",
-               f"{s['baselines']['linear'] / zero:.3f}", f"{s.get('step_norm_median') or float('nan'):.3g}",
-               f"{s['stateful']['end_level_db']:.1f}", f"{wall / 60:.1f} min"]
+        yield [
+            meta["song"],
+            f"{s['frame_size']}/{s['seq_len']}",
+            "committed bug" if s["recur_axis"] == "batch" else "intended",
+            her[0],
+            f"{s['examples']['train']}/{s['examples']['dev']}",
+            str(s["steps"]),
+            f"{zero:.4f}",
+            f"{s['best_dev'] / zero:.3f}",
+            f"{float(epochs[-1]['train_mse']) / train_variance(config['dataset']):.3f}",
+            f"{s['baselines']['linear'] / zero:.3f}",
+            f"{s.get('step_norm_median') or float('nan'):.3g}",
+            f"{s['stateful']['end_level_db']:.1f}",
+            f"{wall / 60:.1f} min",
+        ]
 
 
 def main(argv=None):

@@ -43,8 +43,10 @@ def check_space(path, nbytes, what="it"):
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)) or "."
     free = shutil.disk_usage(folder).free
     if free < nbytes + MARGIN:
-        raise UserError(f"not enough free disk space in {folder} for {what}: it needs {(nbytes + MARGIN) / 1e6:.0f} MB, "
-                        f"{free / 1e6:.0f} MB are free; free some space or choose another output path")
+        raise UserError(
+            f"not enough free disk space in {folder} for {what}: it needs {(nbytes + MARGIN) / 1e6:.0f} MB, "
+            f"{free / 1e6:.0f} MB are free; free some space or choose another output path"
+        )
 
 
 def is_disk_full(error):

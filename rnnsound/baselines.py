@@ -65,7 +65,9 @@ def fit_linear(train):
         errors = {}
         for ridge in 10.0 ** np.arange(-6, 7):  # relative to the mean diagonal of the Gram matrix
             A = V @ (rotated / (s + ridge * scale)[:, None])
-            errors[ridge] = sum(float(np.sum((y - linear_inputs(x) @ A) ** 2)) for x, y in _frames(train, np.arange(cut, n)))
+            errors[ridge] = sum(
+                float(np.sum((y - linear_inputs(x) @ A) ** 2)) for x, y in _frames(train, np.arange(cut, n))
+            )
         best = min(errors, key=errors.get)
         g2, c2 = _normal_equations(train, np.arange(cut - gap, n))
         gram, cross = gram + g2, cross + c2

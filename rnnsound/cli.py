@@ -56,18 +56,23 @@ def _train(args):
         raise UserError("give a run folder with -o/--output (or --resume FOLDER)")
     s = train(args.dataset, cfg, run_dir, resume=bool(args.resume), progress=not args.quiet)
     b = s["baselines"]
-    print(f"{run_dir}: {s['epochs']} epochs, {s['steps']} updates in {s['seconds']:.0f} s; best dev MSE {s['best_dev']:.5g} "
-          f"(predict zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g})")
+    print(
+        f"{run_dir}: {s['epochs']} epochs, {s['steps']} updates in {s['seconds']:.0f} s; "
+        f"best dev MSE {s['best_dev']:.5g} "
+        f"(predict zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g})"
+    )
 
 
 def clip_line(m):
     """A clip's metrics (rnnsound.metrics) in one line."""
     flat = "none audible" if m["spectral_flatness"] is None else f"{m['spectral_flatness']:.3g}"
     song_flat = "n/a" if m["song_spectral_flatness"] is None else f"{m['song_spectral_flatness']:.3g}"
-    return (f"last 5 s at {m['end_level_db']:+.1f} dB of the song's loudness, {100 * m['seconds_in_song_range']:.0f}% "
-            f"of seconds in its range; spectral flatness {flat} (song {song_flat}), spectral distance "
-            f"{m['spectral_distance_db']:.1f} dB, tick score {m['tick_score']:.2f}, clipped "
-            f"{100 * m['clipped_fraction']:.2f}%; {m['copy_frames']} of {m['audible_frames']} audible frames copy the song")
+    return (
+        f"last 5 s at {m['end_level_db']:+.1f} dB of the song's loudness, {100 * m['seconds_in_song_range']:.0f}% "
+        f"of seconds in its range; spectral flatness {flat} (song {song_flat}), spectral distance "
+        f"{m['spectral_distance_db']:.1f} dB, tick score {m['tick_score']:.2f}, clipped "
+        f"{100 * m['clipped_fraction']:.2f}%; {m['copy_frames']} of {m['audible_frames']} audible frames copy the song"
+    )
 
 
 def _generate(args):
@@ -117,8 +122,10 @@ def _report(args):
         print(f"{args.folder}: the clips of {len(names)} finished runs generated and measured again")
     summaries = report(args.folder)
     done = sum(s["status"] == "done" for s in summaries)
-    print(f"{args.folder}: results.md, results.csv, curves.png and summary.png from {done} finished of {len(summaries)} "
-          f"runs; listening page: {os.path.join(args.folder, 'index.html')}")
+    print(
+        f"{args.folder}: results.md, results.csv, curves.png and summary.png from {done} finished of {len(summaries)} "
+        f"runs; listening page: {os.path.join(args.folder, 'index.html')}"
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,7 +147,9 @@ def build_parser():
                                     "train/dev, and write Fuel's H5PYDataset layout.")
     pp.add_argument("song", nargs="?", help="audio file; omitted: an embedded song (default: the 3:26 étude)")
     songs.add_song_options(pp)
-    pp.add_argument("--frame-size", "-F", type=int, default=d.frame_size, help="F, samples per frame (default %(default)s)")
+    pp.add_argument(
+        "--frame-size", "-F", type=int, default=d.frame_size, help="F, samples per frame (default %(default)s)"
+    )
     pp.add_argument("--seq-len", "-L", type=int, default=d.seq_len, help="L, frames per example (default %(default)s)")
     pp.add_argument("--hop", type=int, default=d.hop, help="frames between example starts; 0 = L, no overlap (default)")
     pp.add_argument("--sample-rate", type=int, default=d.sample_rate, help="Hz to resample to (default %(default)s)")
@@ -188,7 +197,9 @@ def build_parser():
                          "stateful: carry the recurrent state (default %(default)s)")
     gp.add_argument("--seconds", type=float, default=30.0, help="length of generated audio (default %(default)s)")
     gp.add_argument("--seed-index", type=int, default=0, help="which example of the split seeds it (default 0)")
-    gp.add_argument("--seed-split", choices=("dev", "train"), default="dev", help="split the seed comes from (default dev)")
+    gp.add_argument(
+        "--seed-split", choices=("dev", "train"), default="dev", help="split the seed comes from (default dev)"
+    )
     gp.add_argument("--checkpoint", choices=("best", "last"), default="best", help="weights to load (default best)")
     gp.add_argument("--sample-rate", type=int, help="Hz of the output, for a dataset that records none (a plain "
                     "Fuel file); ours record theirs")
@@ -204,7 +215,9 @@ def build_parser():
                         description="The main job on the embedded default song: prepare it (F=100, L=100, windows "
                                     "every 20 frames), train the blog's 2x256 GRU with its recipe, and generate "
                                     "30 s in each mode. Rerunning resumes or skips finished work.")
-    dp.add_argument("-o", "--output", default="runs/demo", help="folder for the dataset and the run (default %(default)s)")
+    dp.add_argument(
+        "-o", "--output", default="runs/demo", help="folder for the dataset and the run (default %(default)s)"
+    )
     dp.add_argument("--epochs", type=int, default=30, help="training epochs (default %(default)s, the blog's)")
     dp.add_argument("--frame-size", type=int, default=100, help="F (default %(default)s)")
     dp.add_argument("--seq-len", type=int, default=100, help="L (default %(default)s)")

@@ -58,7 +58,9 @@ def bytes_per_step(F, cfg, width):
     H, O = cfg.hidden, heads.width(F, cfg)
     # frames and targets (3F), the head's outputs and their gradient (2 O), and the likelihood
     # heads' per-component or per-level intermediates (about as many again as their outputs)
-    return 4 * width * (cfg.layers * FLOATS_PER_STEP[cfg.cell] * H + 3 * H + 3 * F + 2 * O + heads.intermediates(F, cfg))
+    return (
+        4 * width * (cfg.layers * FLOATS_PER_STEP[cfg.cell] * H + 3 * H + 3 * F + 2 * O + heads.intermediates(F, cfg))
+    )
 
 
 def chunk_length(F, L, cfg):
@@ -89,7 +91,9 @@ class Network:
         # a fused step reuses its freed scratch memory; chunked ones return it (rnnsound.allocator)
         keep_freed_memory(self.chunk >= L)
         self.mode = compile_mode(cfg.backend)
-        self.shared = {k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()}
+        self.shared = {
+            k: pytensor.shared(np.asarray(v, np.float32), name=k, shape=np.shape(v)) for k, v in params.items()
+        }
         self.opt = optim.make_state(self.shared, cfg)
         self.names = graph.state_names(cfg.cell, cfg.layers)
         self._fns = {}
@@ -187,7 +191,9 @@ class Network:
     def _apply(self):
         """(*grads, lr) -> update parameters and optimiser state."""
         def build():
-            grads = {k: pt.tensor(k + "_grad", dtype="float32", shape=v.get_value().shape) for k, v in self.shared.items()}
+            grads = {
+                k: pt.tensor(k + "_grad", dtype="float32", shape=v.get_value().shape) for k, v in self.shared.items()
+            }
             lr = pt.scalar("lr", dtype="float32")
             ups, norm = optim.updates(self.shared, grads, self.opt, lr, self.cfg)
             return self._compile([*grads.values(), lr], norm, ups)

@@ -74,8 +74,14 @@ class TrainConfig:
     input_noise: float = 0.0      # std of Gaussian noise on training inputs (normalised units); blog: none
 
     def validate(self):
-        for name, lo, hi in (("hidden", 1, 16384), ("layers", 1, 64), ("batch_size", 1, 10 ** 6), ("epochs", 0, 10 ** 6),
-                             ("seed", 0, 2 ** 32 - 1), ("bptt_chunk", 0, 10 ** 7)):
+        for name, lo, hi in (
+            ("hidden", 1, 16384),
+            ("layers", 1, 64),
+            ("batch_size", 1, 10**6),
+            ("epochs", 0, 10**6),
+            ("seed", 0, 2**32 - 1),
+            ("bptt_chunk", 0, 10**7),
+        ):
             _in_range(self, name, lo, hi)
         _check_choices(self, ("cell", "recur_axis", "optimizer", "backend", "output"))
         _in_range(self, "learning_rate", 0.0, None, open_ends=True)
@@ -108,7 +114,9 @@ def _in_range(config, name, lo, hi, note="", open_ends=False, open_low=False, op
     ok = math.isfinite(value) and (value > lo if low_open else value >= lo) and \
         (hi is None or (value < hi if high_open else value <= hi))
     if not ok:
-        span = ("(" if low_open else "[") + f"{lo}, " + ("inf)" if hi is None else f"{hi}" + (")" if high_open else "]"))
+        span = (
+            ("(" if low_open else "[") + f"{lo}, " + ("inf)" if hi is None else f"{hi}" + (")" if high_open else "]"))
+        )
         raise UserError(f"{name.replace('_', '-')} must be in {span}{note}; got {value}")
 
 

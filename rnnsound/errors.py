@@ -1,7 +1,8 @@
 """The one exception type the command line turns into a one-line message.
 
 Library code raises `UserError` for anything the user can fix (a bad path, a song too short,
-a flag out of range); the CLI prints `rnnsound: error: <message>` and exits with status 2 (130 after Ctrl-C, 143 after SIGTERM).
+a flag out of range); the CLI prints `rnnsound: error: <message>` and exits with status 2 (130 after
+Ctrl-C, 143 after SIGTERM).
 Everything else is a bug and keeps its traceback.
 """
 

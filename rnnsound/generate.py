@@ -343,7 +343,9 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
     if not rate:
         raise UserError(f"the dataset {data_path} records no sample rate (a plain Fuel file); give --sample-rate HZ")
     if attrs["sample_rate"] and sample_rate and sample_rate != attrs["sample_rate"]:
-        raise UserError(f"--sample-rate {sample_rate} contradicts the dataset's {attrs['sample_rate']} Hz; leave it out")
+        raise UserError(
+            f"--sample-rate {sample_rate} contradicts the dataset's {attrs['sample_rate']} Hz; leave it out"
+        )
     n_samples = int(round(seconds * rate))
     if n_samples == 0:
         raise UserError(f"--seconds {seconds} is less than one sample at {rate} Hz; give at least {1 / rate:.3g}")

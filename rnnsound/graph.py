@@ -91,7 +91,7 @@ def recurrent_stack(p, xw, states, cell, layers, H):
     `p` maps names to symbolic parameters; `states` maps state_names(...) to (width, H) tensors.
     H is a Python int: slices inside the step must be static for the JAX backend.
     """
-    final = {}
+    final, h = {}, None  # h: the layer below's states, read from the second layer on
     for i in range(layers):
         if i:
             xw = layer_input(p, i, h)                     # (steps, width, kH): hoisted out of scan
@@ -169,7 +169,7 @@ def step(p, frame, states, cfg):
 def recurrent_step(p, xw, states, cfg):
     """One step of the recurrent layers from layer 0's input map xw (n, kH): top state (n, H), new
     states. Generation's window lanes all read the same frame, so they share one xw."""
-    new = {}
+    new, h = {}, None  # h: the layer below's state, read from the second layer on
     for i in range(cfg.layers):
         if i:
             xw = layer_input(p, i, h)

@@ -54,7 +54,7 @@ MU = 255
 LEVELS = MU + 1
 MULAW_MAX_F = 400      # H x 256F outputs: 26 M parameters at F=400, H=256
 TIER_MAX_F = 400       # H x F tier_dim outputs: 13 M parameters at F=400, H=256, tier_dim=128
-MIN_SCALE = 1e-4       # GUESS: floor on a component's scale (normalised units; the smallest mu-law level is 1.7e-4 wide)
+MIN_SCALE = 1e-4  # GUESS: floor on a component's scale (normalised units; the smallest mu-law level is 1.7e-4 wide)
 PROB_FLOOR = 1e-30     # floor on a level's probability in the bits metric
 EDGE = 1e4             # the outer level edges (+-infinity in principle; finite keeps the CDF arithmetic NaN-free)
 

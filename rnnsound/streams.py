@@ -230,11 +230,15 @@ def song_stretches(path, attrs, rate):
                 if p <= REFERENCE_STRETCHES * size:
                     return [samples[:p].astype(np.float32)], f"the song's first {p / rate:.1f} s (its training part)"
                 starts = np.linspace(0, p - size, REFERENCE_STRETCHES).astype(np.int64)
-                return ([samples[a:a + size].astype(np.float32) for a in starts],
-                        f"{REFERENCE_STRETCHES} stretches of {STRETCH_SECONDS:g} s spread over the song's training part")
+                return (
+                    [samples[a : a + size].astype(np.float32) for a in starts],
+                    f"{REFERENCE_STRETCHES} stretches of {STRETCH_SECONDS:g} s spread over the song's training part",
+                )
         except HDF5_ERRORS as e:
-            raise UserError(f"the song store {attrs['stores'][0]} of {path} is damaged ({str(e).strip() or type(e).__name__}); "
-                            "delete it and prepare the song again")
+            raise UserError(
+                f"the song store {attrs['stores'][0]} of {path} is damaged ({str(e).strip() or type(e).__name__}); "
+                "delete it and prepare the song again"
+            )
     train = SongDataset(path, "train", load_in_memory=False, attrs=attrs)
     L, F = attrs["shape"][1:]
     want = max(1, math.ceil(REFERENCE_STRETCHES * STRETCH_SECONDS * rate / (L * F)))

@@ -41,10 +41,24 @@ def check_page(path, budget_ms=20000):
         harness = os.path.join(tmp, "harness.html")
         with open(harness, "w") as f:
             f.write(HARNESS % page)
-        run = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-                              f"--user-data-dir={tmp}/profile", f"--virtual-time-budget={budget_ms}",
-                              "--enable-logging=stderr", "--v=0", "--dump-dom", "file://" + harness],
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--allow-file-access-from-files",
+                f"--user-data-dir={tmp}/profile",
+                f"--virtual-time-budget={budget_ms}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                "file://" + harness,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     found = re.search(r'<pre id="result">(.*?)</pre>', run.stdout, re.S)
     if not found or found.group(1) == "pending":
         raise AssertionError(f"the page did not finish loading in Chromium: {run.stdout[-500:]} {run.stderr[-500:]}")

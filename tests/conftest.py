@@ -45,8 +45,12 @@ def train_on_chord(folder, cfg):
     from rnnsound.prepare import prepare
     from rnnsound.train import train
     sf.write(folder / "chord.wav", chord(4.0), 16000)
-    prepare(str(folder / "chord.wav"), str(folder / "d.hdf5"), DataConfig(frame_size=40, seq_len=10, train_fraction=0.8),
-            progress=False)
+    prepare(
+        str(folder / "chord.wav"),
+        str(folder / "d.hdf5"),
+        DataConfig(frame_size=40, seq_len=10, train_fraction=0.8),
+        progress=False,
+    )
     return str(folder / "run"), train(str(folder / "d.hdf5"), cfg, str(folder / "run"), progress=False)
 
 

@@ -221,7 +221,9 @@ def test_a_truncated_or_absurdly_loud_song_is_refused_unless_accepted(capsys, tm
         target = str(out / f"{name}.hdf5")
         code, err = run_prepare(capsys, str(tmp_path / name), "-F", "8", "-L", "10", "-o", target)
         assert code == 2 and why in err and "--accept-damaged" in err and not os.path.exists(target)
-        assert run_prepare(capsys, str(tmp_path / name), "-F", "8", "-L", "10", "-o", target, "--accept-damaged")[0] == 0
+        assert (
+            run_prepare(capsys, str(tmp_path / name), "-F", "8", "-L", "10", "-o", target, "--accept-damaged")[0] == 0
+        )
     assert run_prepare(capsys, str(tmp_path / "whole.wav"), "-F", "8", "-L", "10", "-o", str(out / "w.hdf5"))[0] == 0
 
 

@@ -114,7 +114,9 @@ def test_blockwise_resampling_equals_one_call(monkeypatch):
     x = np.random.default_rng(2).standard_normal(100_003).astype(np.float32)
     monkeypatch.setattr(audio, "BLOCK", 4096)
     for rate_in, rate_out in [(44100, 16000), (8000, 16000), (48000, 16000), (22050, 16000)]:
-        whole = scipy.signal.resample_poly(x.astype(np.float64), *(np.array([rate_out, rate_in]) // np.gcd(rate_in, rate_out)))
+        whole = scipy.signal.resample_poly(
+            x.astype(np.float64), *(np.array([rate_out, rate_in]) // np.gcd(rate_in, rate_out))
+        )
         np.testing.assert_allclose(audio.resample(x, rate_in, rate_out, progress=False), whole, atol=1e-5)
 
 

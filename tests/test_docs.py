@@ -8,7 +8,9 @@ results_doc = runpy.run_path(os.path.join(HERE, "tools", "results_doc.py"))
 
 def test_every_generated_table_matches_its_csv():
     pages = results_doc["stale"]()
-    assert not pages, f"out of date: {', '.join(os.path.relpath(p, HERE) for p in pages)}; run python tools/results_doc.py"
+    assert not pages, (
+        f"out of date: {', '.join(os.path.relpath(p, HERE) for p in pages)}; run python tools/results_doc.py"
+    )
 
 
 def test_a_changed_csv_is_caught(tmp_path):

@@ -42,7 +42,9 @@ def serial(tmp_path_factory):
 
 def _child_of(run):
     for p in psutil.process_iter(["cmdline"]):
-        if "rnnsound.sweeps.executor" in " ".join(p.info["cmdline"] or []) and f'"name": "{run}"' in " ".join(p.info["cmdline"]):
+        if "rnnsound.sweeps.executor" in " ".join(p.info["cmdline"] or []) and f'"name": "{run}"' in " ".join(
+            p.info["cmdline"]
+        ):
             return p
     return None
 

@@ -26,7 +26,12 @@ def run(tmp_path_factory, request):
     from rnnsound.prepare import prepare
     d = tmp_path_factory.mktemp("gen")
     sf.write(d / "chord.wav", chord(3.0), 16000)
-    prepare(str(d / "chord.wav"), str(d / "tiny.hdf5"), DataConfig(frame_size=8, seq_len=10, train_fraction=0.8), progress=False)
+    prepare(
+        str(d / "chord.wav"),
+        str(d / "tiny.hdf5"),
+        DataConfig(frame_size=8, seq_len=10, train_fraction=0.8),
+        progress=False,
+    )
     train(str(d / "tiny.hdf5"), TrainConfig(hidden=8, epochs=1, batch_size=32), str(d / "run"), progress=False)
     return str(d / "run")
 
@@ -67,7 +72,9 @@ def test_windows_read_in_lanes_equal_windows_read_one_at_a_time():
               for k, v in graph.init_params(F, cfg, rng).items()}
     seeds = rng.standard_normal((2, L, F)).astype(np.float32)  # two clips side by side
     for mode in ("blog", "window"):
-        lanes, one = (compile_generator(params, cfg, F, L, n, mode, count=2, lanes=flag)(seeds) for flag in (True, False))
+        lanes, one = (
+            compile_generator(params, cfg, F, L, n, mode, count=2, lanes=flag)(seeds) for flag in (True, False)
+        )
         assert np.asarray(lanes).shape == (2, n, F)
         np.testing.assert_allclose(lanes, one, rtol=1e-5, atol=1e-6)
     assert uses_lanes(cfg, L, L) and not uses_lanes(cfg, L, L - 1)  # shorter clips: one window at a time
@@ -78,7 +85,9 @@ def test_all_modes_agree_on_the_first_frame_and_then_differ():
     F, L = 4, 5
     cfg = TrainConfig(hidden=6)
     rng = np.random.default_rng(1)
-    params = {k: (v + rng.uniform(-0.5, 0.5, v.shape)).astype(np.float32) for k, v in graph.init_params(F, cfg, rng).items()}
+    params = {
+        k: (v + rng.uniform(-0.5, 0.5, v.shape)).astype(np.float32) for k, v in graph.init_params(F, cfg, rng).items()
+    }
     seed = rng.standard_normal((L, F)).astype(np.float32)
     out = {m: generate_frames(params, cfg, seed, 3, m) for m in ("blog", "window", "stateful")}
     np.testing.assert_allclose(out["stateful"][0], out["window"][0], rtol=1e-5)

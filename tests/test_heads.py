@@ -48,7 +48,9 @@ def test_loss_gradient_and_bits_match_float64_numpy(output):
     for idx in np.ndindex(o.shape):
         d = np.zeros(o.shape)
         d[idx] = eps
-        numeric[idx] = (reference.head_loss(o64 + d, y, F, output, K) - reference.head_loss(o64 - d, y, F, output, K)) / (2 * eps)
+        numeric[idx] = (
+            reference.head_loss(o64 + d, y, F, output, K) - reference.head_loss(o64 - d, y, F, output, K)
+        ) / (2 * eps)
     np.testing.assert_allclose(got_grad, numeric, rtol=2e-3, atol=2e-4)
 
 
@@ -307,7 +309,9 @@ def test_a_briefly_trained_gmm_clip_keeps_playing(gmm_run, tmp_path, capsys):
     run, summary = gmm_run
     assert summary["best_bits"] is not None and np.isfinite(summary["best_loss"])
     out = str(tmp_path / "g.wav")
-    assert main(["generate", run, "--mode", "stateful", "--seconds", "30", "--sampling-seed", "3", "-o", out, "-q"]) == 0
+    assert (
+        main(["generate", run, "--mode", "stateful", "--seconds", "30", "--sampling-seed", "3", "-o", out, "-q"]) == 0
+    )
     m = json.load(open(out[:-4] + ".metrics.json"))
     assert m["output_head"] == "gmm" and m["temperature"] == 1.0 and m["sampling_seed"] == 3
     assert -10 < m["end_level_db"] < 10                 # the last 5 s within 10 dB of the song's loudness
@@ -339,8 +343,9 @@ def test_batched_clips_equal_clips_made_one_at_a_time(mode):
     batched = generate_frames(params, cfg, seeds, n, mode, 1.0, sampling_seed=5)
     assert batched.shape == (2, n, F)
     for i in range(2):
-        np.testing.assert_allclose(batched[i], generate_frames(params, cfg, seeds[i], n, mode, 1.0, sampling_seed=5 + i),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            batched[i], generate_frames(params, cfg, seeds[i], n, mode, 1.0, sampling_seed=5 + i), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_generate_count_writes_one_file_per_clip(gmm_run, tmp_path):

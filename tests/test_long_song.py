@@ -42,7 +42,10 @@ def test_a_long_etude_starts_with_the_default_song_and_then_moves_on(etude_6min)
     after = etude_6min[len(etude):len(etude) + 60 * RATE]
     assert not np.array_equal(after, etude[:len(after)])  # not a loop
     # another key, tempo and instrumentation: its spectrum differs from the étude's
-    spectrum = [np.abs(np.fft.rfft(x[:60 * RATE].astype(np.float64)))[:480000].reshape(600, -1).sum(axis=1) for x in (etude, after)]
+    spectrum = [
+        np.abs(np.fft.rfft(x[: 60 * RATE].astype(np.float64)))[:480000].reshape(600, -1).sum(axis=1)
+        for x in (etude, after)
+    ]
     a, b = (s / s.sum() for s in spectrum)
     assert np.abs(a - b).sum() > 0.2
 

@@ -46,8 +46,16 @@ def test_plan_counts_at_her_length_are_her_counts_and_infeasible_exactly_where_d
     assert n == 174_229_537
     rows = {(r["frame_size"], r["seq_len"]): r for r in
             (plan.plan_run(run_name(v), {"epochs": 30, **v}, n, FixedTimes()) for v in grid.SWEEP.variants)}
-    assert (rows[1000, 100]["train_examples"], rows[1000, 100]["dev_examples"], rows[1000, 100]["updates"]) == (1600, 142, 390)
-    assert (rows[4000, 50]["train_examples"], rows[4000, 50]["dev_examples"], rows[4000, 50]["updates"]) == (800, 71, 210)
+    assert (rows[1000, 100]["train_examples"], rows[1000, 100]["dev_examples"], rows[1000, 100]["updates"]) == (
+        1600,
+        142,
+        390,
+    )
+    assert (rows[4000, 50]["train_examples"], rows[4000, 50]["dev_examples"], rows[4000, 50]["updates"]) == (
+        800,
+        71,
+        210,
+    )
     p = round(BLOG_TRAIN_FRACTION * n)
     for (F, L), r in rows.items():
         dev_fits = n - (p + F) >= (L + 1) * F        # the dev segment starts one frame after train's inputs end
@@ -129,7 +137,13 @@ def test_only_must_match_a_run(tmp_path, song_wav):
 def test_experiment_plan_from_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     from rnnsound.sweeps import main as sweep_main
-    assert sweep_main(TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "0.5", "--style", "ambient", "--epochs", "1"]) == 0
+
+    assert (
+        sweep_main(
+            TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "0.5", "--style", "ambient", "--epochs", "1"]
+        )
+        == 0
+    )
     assert "480000 samples" in capsys.readouterr().out
     assert sweep_main(TINY, ["--plan", "--out", str(tmp_path / "p"), "--minutes", "-3"]) == 2
     assert "--minutes must be" in capsys.readouterr().err

@@ -94,7 +94,9 @@ def _prepared(tmp_path, name, x, F=20, L=10):
     rate = 16000
     sf.write(tmp_path / f"{name}.wav", x, rate, subtype="FLOAT")
     path = str(tmp_path / f"{name}.hdf5")
-    prepare(str(tmp_path / f"{name}.wav"), path, DataConfig(frame_size=F, seq_len=L, train_fraction=0.7), progress=False)
+    prepare(
+        str(tmp_path / f"{name}.wav"), path, DataConfig(frame_size=F, seq_len=L, train_fraction=0.7), progress=False
+    )
     return SongDataset(path, "train"), SongDataset(path, "dev")
 
 

@@ -15,7 +15,6 @@ import fnmatch
 import os
 import sys
 
-import numpy as np
 import soundfile as sf
 
 from rnnsound import plots

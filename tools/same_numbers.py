@@ -5,7 +5,8 @@ checkout of REV and in this tree, then compares what they wrote: every array of 
 last.h5, log.csv (less its wall-clock column), the generated WAV files and their metrics (less
 timings). Jobs: GRU, LSTM, chunked backprop (bptt_chunk=5 of L=20), the committed-code bug
 (recur_axis=batch), and the gmm and mulaw output heads; each generates 1 s in every mode (the
-likelihood heads at temperature 1, with a sampling seed). About 5 minutes on 2 cores (48 short processes, each compiling).
+likelihood heads at temperature 1, with a sampling seed). About 5 minutes on 2 cores (48 short
+processes, each compiling).
 
   python tools/same_numbers.py main          # this tree against main's last commit
   python tools/same_numbers.py 0b4d4c3
@@ -48,7 +49,11 @@ def run_jobs(tree, work):
     for name, options in JOBS.items():
         rnnsound("train", "data.hdf5", "-o", name, *COMMON, *options)
         for mode in ("stateful", "window", "blog"):
-            extra = [] if name in ("gru", "lstm", "chunked", "batch_axis") else ["--temperature", "1", "--sampling-seed", "7"]
+            extra = (
+                []
+                if name in ("gru", "lstm", "chunked", "batch_axis")
+                else ["--temperature", "1", "--sampling-seed", "7"]
+            )
             rnnsound("generate", name, "--mode", mode, "--seconds", "1", "-o", f"{name}/{mode}.wav", "-q", *extra)
 
 
@@ -111,7 +116,9 @@ def main():
         print("\n".join(diffs))
         print(f"{len(diffs)} of {checked} files differ")
         return 1
-    print(f"identical: {checked} files ({len(JOBS)} runs: checkpoints, logs, clips and their metrics) against {args.rev}")
+    print(
+        f"identical: {checked} files ({len(JOBS)} runs: checkpoints, logs, clips and their metrics) against {args.rev}"
+    )
     return 0
 
 

@@ -61,7 +61,9 @@ def build_parser(sweep):
                    "(the tables still list the others)")
     p.add_argument("--plan", action="store_true", help="train nothing: print each run's examples, updates, estimated "
                    "time and memory (from steps timed on this machine, cached) and write OUT/plan.csv")
-    p.add_argument("--remeasure", action="store_true", help="with --plan: time the steps again instead of using the cache")
+    p.add_argument(
+        "--remeasure", action="store_true", help="with --plan: time the steps again instead of using the cache"
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     add_executor_options(p)
     return p

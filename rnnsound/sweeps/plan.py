@@ -97,7 +97,9 @@ class StepTimes:
             self.cache[key] = {"step_seconds": step, "first_call_seconds": first, "measured": time.strftime("%Y-%m-%d")}
             self._save()
         m = self.cache[key]
-        return m["step_seconds"] / (tcfg.batch_size * MEASURE_LEN), max(0.0, m["first_call_seconds"] - m["step_seconds"])
+        return m["step_seconds"] / (tcfg.batch_size * MEASURE_LEN), max(
+            0.0, m["first_call_seconds"] - m["step_seconds"]
+        )
 
     def _save(self):
         try:
@@ -127,8 +129,13 @@ def plan_run(name, overrides, n_samples, times):
            "dev_examples": n_dev, "updates": tcfg.epochs * math.ceil(n_train / tcfg.batch_size),
            "dataset_gb": round(2 * 4 * (n_train + n_dev) * L * F / 1e9, 3)}
     if n_train == 0 or n_dev == 0:
-        row.update(updates=0, est_seconds="", est_peak_gb="", status="infeasible",
-                   reason=too_short_message(n_samples, F, L, hop, dcfg.train_fraction, dcfg.sample_rate, n_train, n_dev))
+        row.update(
+            updates=0,
+            est_seconds="",
+            est_peak_gb="",
+            status="infeasible",
+            reason=too_short_message(n_samples, F, L, hop, dcfg.train_fraction, dcfg.sample_rate, n_train, n_dev),
+        )
         return row
     per_frame, compile_s = times.get(F, tcfg)
     chunked = 4 / 3 if chunk_length(F, L, tcfg) < L else 1.0
@@ -153,7 +160,9 @@ def _hours(seconds):
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def plan_sweep(sweep, out_dir, song=None, epochs=TrainConfig.epochs, extra=None, only=None, remeasure=False, progress=True):
+def plan_sweep(
+    sweep, out_dir, song=None, epochs=TrainConfig.epochs, extra=None, only=None, remeasure=False, progress=True
+):
     """Write OUT/plan.csv and print the plan of a sweep's runs; returns the rows. `song`: a path,
     an EmbeddedSong, or None for the default song."""
     song, extra = as_song(song), dict(extra or {})

@@ -41,36 +41,47 @@ def _clip(s, mode):
 
 
 COLUMNS = [  # (header, how to get it from a summary)
-    ("run", lambda s: s["name"]), ("cell", lambda s: s["cell"]), ("axis", lambda s: s["recur_axis"]),
+    ("run", lambda s: s["name"]),
+    ("cell", lambda s: s["cell"]),
+    ("axis", lambda s: s["recur_axis"]),
     ("head", lambda s: s.get("output", "mse")),
-    ("F", lambda s: s["frame_size"]), ("L", lambda s: s["seq_len"]), ("hop", lambda s: s["hop"]),
-    ("params", lambda s: s["params"]), ("train ex", lambda s: s["examples"]["train"]),
-    ("dev ex", lambda s: s["examples"]["dev"]), ("updates", lambda s: s["steps"]),
-    ("best dev", lambda s: f"{s['best_dev']:.4g}"), ("final dev", lambda s: f"{s['final_dev']:.4g}"),
+    ("F", lambda s: s["frame_size"]),
+    ("L", lambda s: s["seq_len"]),
+    ("hop", lambda s: s["hop"]),
+    ("params", lambda s: s["params"]),
+    ("train ex", lambda s: s["examples"]["train"]),
+    ("dev ex", lambda s: s["examples"]["dev"]),
+    ("updates", lambda s: s["steps"]),
+    ("best dev", lambda s: f"{s['best_dev']:.4g}"),
+    ("final dev", lambda s: f"{s['final_dev']:.4g}"),
     ("dev/zero", lambda s: f"{s['best_dev'] / s['baselines']['zero']:.3f}"),
-    ("zero", lambda s: f"{s['baselines']['zero']:.4g}"), ("last frame", lambda s: f"{s['baselines']['last_frame']:.4g}"),
+    ("zero", lambda s: f"{s['baselines']['zero']:.4g}"),
+    ("last frame", lambda s: f"{s['baselines']['last_frame']:.4g}"),
     ("linear", lambda s: f"{s['baselines']['linear']:.4g}"),
     ("dev bits", lambda s: "" if s.get("best_bits") is None else f"{s['best_bits']:.3f}"),
     ("lpc bits", lambda s: _get(s["baselines"], "lpc_bits", ".3f")),
     ("beats all", lambda s: _beats_all(s)),
-    ("train s", lambda s: f"{s['train_seconds']:.0f}"), ("samples/s", lambda s: f"{s['samples_per_second']:.3g}"),
+    ("train s", lambda s: f"{s['train_seconds']:.0f}"),
+    ("samples/s", lambda s: f"{s['samples_per_second']:.3g}"),
     ("step norm", lambda s: "" if s.get("step_norm_median") is None else f"{s['step_norm_median']:.3g}"),
-    ("stateful end dB", lambda s: _get(_clip(s, 'stateful'), "end_level_db", ".1f")),
-    ("stateful in range %", lambda s: _pct(_clip(s, 'stateful'), "seconds_in_song_range")),
+    ("stateful end dB", lambda s: _get(_clip(s, "stateful"), "end_level_db", ".1f")),
+    ("stateful in range %", lambda s: _pct(_clip(s, "stateful"), "seconds_in_song_range")),
     ("stateful ticks", lambda s: f"{_clip(s, 'stateful')['tick_score']:.2f}"),
     ("stateful spec dB", lambda s: f"{_clip(s, 'stateful')['spectral_distance_db']:.1f}"),
-    ("stateful copy", lambda s: _copies(_clip(s, 'stateful'))),
-    ("stateful flatness", lambda s: _get(_clip(s, 'stateful'), "spectral_flatness", ".3g")),
-    ("song flatness", lambda s: _get(_clip(s, 'stateful'), "song_spectral_flatness", ".3g")),
+    ("stateful copy", lambda s: _copies(_clip(s, "stateful"))),
+    ("stateful flatness", lambda s: _get(_clip(s, "stateful"), "spectral_flatness", ".3g")),
+    ("song flatness", lambda s: _get(_clip(s, "stateful"), "song_spectral_flatness", ".3g")),
     ("blog s", lambda s: f"{_clip(s, 'blog')['seconds']:.1f}"),
-    ("blog end dB", lambda s: _get(_clip(s, 'blog'), "end_level_db", ".1f")),
-    ("blog in range %", lambda s: _pct(_clip(s, 'blog'), "seconds_in_song_range")),
+    ("blog end dB", lambda s: _get(_clip(s, "blog"), "end_level_db", ".1f")),
+    ("blog in range %", lambda s: _pct(_clip(s, "blog"), "seconds_in_song_range")),
     ("blog ticks", lambda s: f"{_clip(s, 'blog')['tick_score']:.2f}"),
     ("blog spec dB", lambda s: f"{_clip(s, 'blog')['spectral_distance_db']:.1f}"),
-    ("blog copy", lambda s: _copies(_clip(s, 'blog'))),
-    ("blog flatness", lambda s: _get(_clip(s, 'blog'), "spectral_flatness", ".3g")),
-    ("host", lambda s: s.get("host", "")), ("worker", lambda s: s.get("worker", "")),
-    ("device", lambda s: s.get("device", "")), ("machine", lambda s: s.get("machine", "")),
+    ("blog copy", lambda s: _copies(_clip(s, "blog"))),
+    ("blog flatness", lambda s: _get(_clip(s, "blog"), "spectral_flatness", ".3g")),
+    ("host", lambda s: s.get("host", "")),
+    ("worker", lambda s: s.get("worker", "")),
+    ("device", lambda s: s.get("device", "")),
+    ("machine", lambda s: s.get("machine", "")),
     ("commit", lambda s: s.get("commit", "")),
 ]
 
@@ -162,7 +173,9 @@ def report(out_dir):
         (f" at commit {', '.join(commits)}" if commits else "") + (f" on {', '.join(machines)}" if machines else "")
     remeasured = sorted({s["clips_commit"] for s in done if s.get("clips_commit")})
     if remeasured:
-        made += f"; clips generated and measured again (`rnnsound report --remeasure`) at commit {', '.join(remeasured)}"
+        made += (
+            f"; clips generated and measured again (`rnnsound report --remeasure`) at commit {', '.join(remeasured)}"
+        )
     lines = [f"# {meta['title']}", ""] + ([made.strip() + ".", ""] if made.strip() else []) + [
              f"Song: {meta['song']}. Settings for every run: "
              f"`{json.dumps(meta['base'])}`. MSE in normalised units, dev split; `dev/zero` is the best dev MSE "

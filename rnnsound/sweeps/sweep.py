@@ -13,12 +13,23 @@ from .run import run_or_record
 from .spec import make_out_dir, run_name, run_overrides, select, validate_runs
 
 
-def run_sweep(sweep, out_dir, song=None, epochs=TrainConfig.epochs, extra=None, progress=True, clip_seconds=30.0, only=None,
-              executor=None, command=None):
+def run_sweep(
+    sweep,
+    out_dir,
+    song=None,
+    epochs=TrainConfig.epochs,
+    extra=None,
+    progress=True,
+    clip_seconds=30.0,
+    only=None,
+    executor=None,
+    command=None,
+):
     """Every run of `sweep` (or those matching the glob `only`; skipping finished ones), then the
-    tables and plots. `song`: a path, an EmbeddedSong, or None for the default song. `executor` (rnnsound.sweeps.executor.
-    ExecutorOptions) runs them on a Dask cluster; None: serially here. `command` (the command line
-    that ran it) joins the earlier ones in sweep.json, for the tables to name."""
+    tables and plots. `song`: a path, an EmbeddedSong, or None for the default song. `executor`
+    (rnnsound.sweeps.executor.ExecutorOptions) runs them on a Dask cluster; None: serially here.
+    `command` (the command line that ran it) joins the earlier ones in sweep.json, for the tables
+    to name."""
     song, extra = as_song(song), dict(extra or {})
     runs = select(sweep, only)
     validate_runs(sweep, extra, epochs, runs, out_dir, song)
