@@ -67,7 +67,7 @@ def _clip_html(wav, page_dir, metrics_line):
     return "".join(parts) + "</div>"
 
 
-def clip_line(m):
+def page_clip_line(m):
     """A clip's metrics (rnnsound.metrics) as one short line for the page."""
     flat = "-" if m.get("spectral_flatness") is None else f"{m['spectral_flatness']:.3g}"
     return (f"{m.get('seconds', 0):.1f} s; end {m.get('end_level_db', float('nan')):+.1f} dB of the song's loudness; "
@@ -95,7 +95,7 @@ def _run_clips(run, page_dir):
     out = []
     for name in names:
         wav = os.path.join(samples, name[:-len(".metrics.json")] + ".wav")
-        out.append(_clip_html(wav, page_dir, clip_line(read_json(os.path.join(samples, name)))))
+        out.append(_clip_html(wav, page_dir, page_clip_line(read_json(os.path.join(samples, name)))))
     return "".join(out) or '<p class="gap">no clips</p>'
 
 
