@@ -10,6 +10,7 @@ import sys
 import soundfile as sf
 
 from rnnsound.prepare import denormalise
+from rnnsound.runtime import exit_status
 from rnnsound.streams import norm_of, read_attrs, song_stretches
 
 SECONDS = 10.0
@@ -22,14 +23,17 @@ def main():
     args = p.parse_args()
     if not args.output.endswith(".opus"):
         p.error("the output must end in .opus")
-    attrs = read_attrs(args.dataset)
+    return exit_status("song_excerpt.py", write_excerpt, args.dataset, args.output)
+
+
+def write_excerpt(dataset, output):
+    attrs = read_attrs(dataset)
     rate = attrs["sample_rate"]
-    stretches, source = song_stretches(args.dataset, attrs, rate)
+    stretches, source = song_stretches(dataset, attrs, rate)
     x = denormalise(stretches[0][:int(SECONDS * rate)], norm_of(attrs))
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    sf.write(args.output, x, rate, format="OGG", subtype="OPUS")
-    print(f"{args.output}: {len(x) / rate:.1f} s from {source}")
-    return 0
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    sf.write(output, x, rate, format="OGG", subtype="OPUS")
+    print(f"{output}: {len(x) / rate:.1f} s from {source}")
 
 
 if __name__ == "__main__":
