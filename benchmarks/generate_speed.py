@@ -24,7 +24,7 @@ import numpy as np
 
 from rnnsound import graph, heads
 from rnnsound.config import TrainConfig
-from rnnsound.generate import compile_generator, uses_lanes
+from rnnsound.generator import compile_generator, uses_lanes
 
 RATE, L = 16000, 100
 

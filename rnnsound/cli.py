@@ -3,7 +3,7 @@ import argparse
 import os
 import signal
 
-from . import song as songs
+from . import epoch_clips, song as songs
 from .config import CHOICES, DataConfig, TrainConfig, parse_assignments, with_overrides
 from .errors import UserError
 from .generate import GENERATION_MODES, MAX_SECONDS, clip_paths, generate, generate_clips
@@ -54,7 +54,8 @@ def _train(args):
                         "continue a run, or -o RUN for a new one")
     if run_dir is None:
         raise UserError("give a run folder with -o/--output (or --resume FOLDER)")
-    s = train(args.dataset, cfg, run_dir, resume=bool(args.resume), progress=not args.quiet)
+    s = train(args.dataset, cfg, run_dir, resume=bool(args.resume), progress=not args.quiet,
+              sample_every=args.sample_every, sample_seconds=args.sample_seconds)
     b = s["baselines"]
     print(
         f"{run_dir}: {s['epochs']} epochs, {s['steps']} updates in {s['seconds']:.0f} s; "
@@ -93,13 +94,14 @@ def _demo(args):
     dcfg = with_overrides(DataConfig(), {"frame_size": args.frame_size, "seq_len": args.seq_len, "hop": args.hop})
     if not 0 < args.seconds <= MAX_SECONDS:
         raise UserError(f"--seconds must be between 0 and {MAX_SECONDS}, got {args.seconds}")
+    epoch_clips.EpochClips.check(args.sample_every, epoch_clips.SECONDS)
     data = os.path.join(args.output, f"default_f{args.frame_size}_l{args.seq_len}_h{args.hop}.hdf5")
     if not os.path.exists(data):
         info = prepare(None, data, dcfg, progress=not args.quiet)
         print(f"dataset {data}: {info['train']} train + {info['dev']} dev examples")
     run = os.path.join(args.output, "run")
     resume = os.path.exists(os.path.join(run, "last.h5"))
-    s = train(data, cfg, run, resume=resume, progress=not args.quiet)
+    s = train(data, cfg, run, resume=resume, progress=not args.quiet, sample_every=args.sample_every)
     b = s["baselines"]
     print(f"trained {s['steps']} updates in {s['seconds']:.0f} s: best dev MSE {s['best_dev']:.5g}; baselines: predict "
           f"zero {b['zero']:.5g}, repeat last frame {b['last_frame']:.5g}, linear {b['linear']:.5g}")
@@ -184,6 +186,10 @@ def build_parser():
     tp.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="any other TrainConfig field, e.g. --set recur_axis=batch --set learning_rate=0.001 "
                          "(fields: " + ", ".join(TrainConfig.__dataclass_fields__) + ")")
+    tp.add_argument("--sample-every", type=int, default=0, metavar="N", help="after every N epochs write a short "
+                    "stateful clip to RUN/epoch_clips/epoch_NNN.wav, to hear the model learn (default 0: none)")
+    tp.add_argument("--sample-seconds", type=float, default=epoch_clips.SECONDS, help="length of those clips "
+                    "(default %(default)s)")
     tp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     tp.set_defaults(func=_train)
 
@@ -224,6 +230,8 @@ def build_parser():
     dp.add_argument("--hop", type=int, default=20, help="frames between examples (default %(default)s: 5x overlap, "
                     "so a 3-minute song gives enough updates)")
     dp.add_argument("--seconds", type=float, default=30.0, help="seconds generated per mode (default %(default)s)")
+    dp.add_argument("--sample-every", type=int, default=5, metavar="N", help="a 3 s clip after every N epochs, "
+                    "played in order on the listening page (default %(default)s; 0: none)")
     dp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     dp.set_defaults(func=_demo)
 

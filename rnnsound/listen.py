@@ -1,6 +1,7 @@
 """Listening pages: one self-contained `index.html` per sweep or run folder, to hear what it did.
 
-A page plays every clip beside its waveform and spectrogram picture and its metrics, and the song
+A page plays every clip beside its waveform and spectrogram picture and its metrics, the clips
+written while the run trained (in epoch order), and the song
 itself (the seed its clips start from, and a stretch of the song's training part) so model and
 song are compared by ear. It opens from `file://` with no network: every path is relative, the
 only script is a few lines that sort the table by a clicked column. A clip whose files are gone
@@ -11,7 +12,7 @@ shows as a gap on the page.
 import html
 import os
 
-from . import audio
+from . import audio, epoch_clips
 from .atomic import atomic_path
 from .files import read_json
 from .prepare import denormalise
@@ -99,6 +100,19 @@ def _run_clips(run, page_dir):
     return "".join(out) or '<p class="gap">no clips</p>'
 
 
+def _epoch_clips_html(run, page_dir):
+    """The clips written while the run trained (rnnsound.epoch_clips), in epoch order; '' if none."""
+    folder = run.file(epoch_clips.FOLDER)
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".wav")) if os.path.isdir(folder) else []
+    if not names:
+        return ""
+    players = "".join(f'<div class="clip">{html.escape(n[:-4].replace("_", " "))} '
+                      f'<audio controls preload="metadata" src="{_rel(os.path.join(folder, n), page_dir)}"></audio>'
+                      "</div>" for n in names)
+    return ("<h3>While training</h3><p>The same seed after each epoch shown (stateful, the head's default "
+            f"temperature): the model learning.</p>{players}")
+
+
 def _write(path, text):
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.write(text)
@@ -112,7 +126,8 @@ def run_page(run_dir):
     curve = run.file("learning_curve.png")
     body = [_song_html(config["dataset"], run.path), "<h2>Learning curve</h2>",
             f'<img src="{_rel(curve, run.path)}" alt="learning curve">' if os.path.exists(curve) else
-            '<p class="gap">learning curve missing</p>', "<h2>Clips</h2>", _run_clips(run, run.path)]
+            '<p class="gap">learning curve missing</p>', _epoch_clips_html(run, run.path), "<h2>Clips</h2>",
+            _run_clips(run, run.path)]
     return _write(os.path.join(run.path, "index.html"), _page(f"{run.name}: listen", "".join(body)))
 
 
@@ -141,5 +156,5 @@ def sweep_page(out_dir, title, summaries, columns, her_figure):
         body.append(f'<h2>Learning curves</h2><img src="{_rel(curves, out_dir)}" alt="dev MSE per epoch">')
     for s in done:
         run = RunFolder(os.path.join(out_dir, "runs", s["name"]))
-        body.append(f"<h2>{html.escape(s['name'])}</h2>" + _run_clips(run, out_dir))
+        body.append(f"<h2>{html.escape(s['name'])}</h2>" + _run_clips(run, out_dir) + _epoch_clips_html(run, out_dir))
     return _write(os.path.join(out_dir, "index.html"), _page(f"{title}: listen", "".join(body)))

@@ -209,11 +209,15 @@ def _label_axes(d):
 
 # --- one stored song, datasets as views onto it -------------------------------------------------
 
+STEM_BYTES = 100
+
+
 def store_name(song, config):
     """The store's file name: the song's name and content, and the settings that change its samples.
     No `%`: HDF5 reads a virtual dataset's source file name as a pattern (`%b`, `%%`), so a store
-    named `50%.hdf5` would be read as another file, or as zeros."""
-    stem = song.stem.replace("%", "_")
+    named `50%.hdf5` would be read as another file, or as zeros. The name is cut to STEM_BYTES: a
+    file name holds 255 bytes, and the content hash, not the name, tells songs apart."""
+    stem = song.stem.replace("%", "_").encode()[:STEM_BYTES].decode(errors="ignore")
     return f"{stem}_{song.content_id[:16]}_{config.sample_rate}hz_{config.normalisation}_{config.dtype}.hdf5"
 
 
@@ -231,6 +235,8 @@ def check_store(path, song, config, accept_damaged):
     try:
         with h5py.File(path, "r") as f:
             attrs, n, dtype = dict(f.attrs), len(f["samples"]), f["samples"].dtype
+    except PermissionError as e:  # before HDF5_ERRORS, which holds OSError: unreadable is not damaged
+        raise UserError(f"cannot read the song store {path} ({e.strerror or e}); give this user read access to it")
     except HDF5_ERRORS as e:
         why = "a folder" if os.path.isdir(path) else (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise UserError(f"the song store {path} is damaged or not a song store ({why}); delete it and prepare the "

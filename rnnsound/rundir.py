@@ -8,6 +8,7 @@ sweeps read and add.
   best.h5, last.h5    checkpoints (rnnsound.checkpoint): the best dev loss, the latest position
   learning_curve.png
   samples/            generated clips: NAME.wav, NAME.metrics.json, NAME.png
+  epoch_clips/        with `train --sample-every N`: epoch_NNN.wav, a short clip after every N epochs
   .lock               held by the one process that trains in the folder (rnnsound.interrupts)
 A sweep's run folder (OUT/runs/NAME) adds settings.json (its overrides and song), summary.json
 (written last: the run is done), and on a Dask worker run.log, attempts.json (the step each attempt

@@ -26,7 +26,7 @@ import pytensor
 import scipy
 from tqdm import tqdm
 
-from . import baselines, checkpoint, graph, heads, plots
+from . import baselines, checkpoint, epoch_clips, graph, heads, plots
 from .atomic import atomic_path, check_space
 from .compiled import Network
 from .config import TrainConfig
@@ -144,9 +144,11 @@ def _resume_from(dataset_path, sums, cfg, run, F):
     return run.last, params, opt, pos
 
 
-def train(dataset_path, cfg, run_dir, resume=False, progress=True, in_memory=None):
+def train(dataset_path, cfg, run_dir, resume=False, progress=True, in_memory=None, sample_every=0,
+          sample_seconds=epoch_clips.SECONDS):
     """Train per `cfg` on `dataset_path` into `run_dir`; returns a summary dict. `in_memory`
     forces the dataset into memory (True) or to be read batch by batch from disk (False).
+    `sample_every` N > 0 writes a `sample_seconds` clip after every N epochs (rnnsound.epoch_clips).
 
     Holds the run folder's lock throughout (a second writer is refused). SIGINT or SIGTERM stops
     it after the step in progress: last.h5 is saved at that step and `Interrupted` raised."""
@@ -160,13 +162,15 @@ def train(dataset_path, cfg, run_dir, resume=False, progress=True, in_memory=Non
     if not resume and os.path.exists(run.last):
         raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another -o")
     heads.check(attrs["frame_size"], cfg)  # before the folder exists: a refused run leaves none
+    epoch_clips.EpochClips.check(sample_every, sample_seconds, attrs)
     os.makedirs(run_dir, exist_ok=True)
     if not os.access(run_dir, os.W_OK):
         raise UserError(f"cannot write to run folder {run_dir}; choose another -o")
     # best.h5 and last.h5 (parameters and up to two optimiser states, float32) plus one being rewritten
     check_space(run_dir, 3 * 3 * 4 * graph.param_count(attrs["frame_size"], cfg), "the run's checkpoints")
     with FolderLock(run_dir):
-        return _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set)
+        return _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, (sample_every,
+                                                                                            sample_seconds))
 
 
 @dataclasses.dataclass
@@ -272,7 +276,7 @@ class Run:
         return train_mse
 
 
-def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set):
+def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, clip_settings):
     F, L = attrs["frame_size"], attrs["seq_len"]
     sums = digests(dataset_path, attrs)
     ckpt = _resume_from(dataset_path, sums, cfg, run, F) if resume else None
@@ -291,6 +295,7 @@ def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set):
         net.load(ckpt[1], ckpt[2])
         pos = ckpt[3]
     r = Run(run, cfg, net, pos, F, L, base)
+    clips = epoch_clips.EpochClips(run.path, net, attrs, dev_set, *clip_settings)
     scheme = ShuffledScheme(train_set.num_examples, cfg.batch_size, cfg.seed)
     last_good = ckpt[0] if ckpt else None
     started = time.time() - pos.seconds
@@ -311,6 +316,7 @@ def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set):
             if stop.signum:
                 break
             d = dev_metrics(net, dev_set, cfg.batch_size)
+            clips.after_epoch(pos.epoch + 1)  # before the checkpoint: an epoch redone writes the same clip
             pos.seconds = time.time() - started
             train_mse = r.end_epoch(d, lr)
             last_good = run.last

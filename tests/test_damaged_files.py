@@ -16,6 +16,7 @@ from rnnsound.cli import main
 from rnnsound.config import DataConfig, TrainConfig
 from rnnsound.interrupts import stop_now
 from rnnsound.prepare import prepare
+from rnnsound.streams import read_attrs
 from rnnsound.sweeps import cli as sweep_cli
 from rnnsound.train import train
 
@@ -308,7 +309,7 @@ def test_late_or_wrong_messages_are_early_and_right(capsys, run, tmp_path):
     err = one_line(capsys, ["train", data, "-o", str(tmp_path / "tier"), "--set", "output=tier", "--set",
                             "tier_context=9", "-q"])
     assert "tier_context=9" in err and not os.path.exists(tmp_path / "tier")   # F=8: refused, no empty folder left
-    for flag, value in (("--epochs", "-1"), ("--seconds", "0")):
+    for flag, value in (("--epochs", "-1"), ("--seconds", "0"), ("--sample-every", "-1")):
         out = tmp_path / f"demo{flag}"
         one_line(capsys, ["demo", flag, value, "-o", str(out), "-q"])
         assert not os.path.exists(out)                                  # refused before preparing anything
@@ -384,3 +385,20 @@ def test_generations_that_cannot_fit_in_memory_are_refused_with_the_figure(capsy
     monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": 4e9})())
     err = generate(capsys, run_dir, tmp_path, "--seconds", "3600")  # one hour: ~8 GB
     assert "GB of memory" in err and "shorter clips" in err and not (tmp_path / "out.wav").exists()
+
+
+def test_blog_mode_sampling_noise_is_counted_before_the_memory_check_accepts(capsys, run, tmp_path, monkeypatch):
+    """At T > 0 blog mode draws L x the clip in noise: an hour that fits at T=0 is refused at T=1."""
+    import psutil
+    from rnnsound.generate import load_run, memory_needed
+    run_dir, data, _ = run
+    cfg, attrs = load_run(run_dir)[0], read_attrs(data)
+    F, L, n = attrs["frame_size"], attrs["seq_len"], 3600 * 16000
+    mean = memory_needed(n, 1, F, L, cfg, "blog", 0)
+    noise = 4 * -(-n // F) * L * F                                      # the (n_frames, L, F) float32 draws
+    assert memory_needed(n, 1, F, L, cfg, "blog", 1) >= mean + 2 * noise
+    assert memory_needed(n, 1, F, L, cfg, "stateful", 1) < mean + noise
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("M", (), {"available": mean + noise})())
+    err = generate(capsys, run_dir, tmp_path, "--seconds", "3600", "--temperature", "1")
+    assert "GB of memory" in err and f"draws L = {L} times the clip in noise" in err
+    assert not (tmp_path / "out.wav").exists()

@@ -9,7 +9,8 @@ import soundfile as sf
 from rnnsound import checkpoint, metrics, graph
 from rnnsound.cli import main
 from rnnsound.config import TrainConfig
-from rnnsound.generate import compile_generator, generate, generate_frames, uses_lanes
+from rnnsound.generate import generate
+from rnnsound.generator import compile_generator, generate_frames, uses_lanes
 from rnnsound.prepare import denormalise, prepare
 from rnnsound.streams import norm_of, read_attrs
 from rnnsound.train import train

@@ -11,7 +11,7 @@ import pytest
 from rnnsound import heads, metrics, graph
 from rnnsound.config import TrainConfig
 from rnnsound.errors import UserError
-from rnnsound.generate import compile_generator, generate_frames
+from rnnsound.generator import compile_generator, generate_frames
 from rnnsound.compiled import Network
 
 import reference  # tests/reference.py: the numpy oracle

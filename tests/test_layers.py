@@ -24,6 +24,8 @@ ORDER = [  # bottom to top: a module may import only modules before it
     "graph",
     "optim",
     "compiled",
+    "generator",
+    "epoch_clips",
     "checkpoint",
     "baselines",
     "metrics",

@@ -85,3 +85,16 @@ def test_the_docs_listening_page_plays_every_committed_excerpt():
 def test_chromium_is_installed():
     """.ci/run installs Debian's chromium: without it the browser checks above cannot run."""
     assert chromium(), "install Debian's chromium (apt-get install chromium), as .ci/run does"
+
+
+def test_a_run_trained_with_clips_plays_them_in_epoch_order(tiny_dataset, tmp_path):
+    from rnnsound.config import TrainConfig
+    from rnnsound.listen import run_page
+    from rnnsound.train import train
+    run = str(tmp_path / "run")
+    train(tiny_dataset, TrainConfig(hidden=4, batch_size=32, epochs=3), run, progress=False, sample_every=1,
+          sample_seconds=0.5)
+    result = check_page(run_page(run))
+    clips = [(src, seconds) for src, seconds in result["audio"] if src.startswith("epoch_clips/")]
+    assert [src for src, _ in clips] == [f"epoch_clips/epoch_00{e}.wav" for e in (1, 2, 3)]
+    assert all(abs(seconds - 0.5) < 0.01 for _, seconds in clips) and result["console"] == []

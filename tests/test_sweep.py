@@ -174,7 +174,7 @@ def test_a_rerun_with_other_settings_is_refused_not_relabelled(tmp_path, song_wa
 
 def test_blog_clips_are_whole_up_to_l_100_and_within_budget_beyond():
     from rnnsound.config import TrainConfig
-    from rnnsound.generate import uses_lanes
+    from rnnsound.generator import uses_lanes
     from rnnsound.sweeps.run import BLOG_BUDGET, SAMPLE_STEP_COST, blog_frames
     for cfg in (TrainConfig(), TrainConfig(recur_axis="batch"), TrainConfig(output="tier")):
         for F in (40, 50, 100, 800, 1000, 4000, 40000):

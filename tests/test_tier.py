@@ -13,7 +13,7 @@ from rnnsound import graph, heads
 from rnnsound.compiled import Network, compile_mode
 from rnnsound.config import TrainConfig
 from rnnsound.errors import UserError
-from rnnsound.generate import compile_generator
+from rnnsound.generator import compile_generator
 
 import reference
 from test_heads import numpy_sampled_generation, static

@@ -205,3 +205,38 @@ def test_a_symlinked_dataset_reads_and_checks_the_store_beside_its_target(tmp_pa
     a, b = SongDataset(str(elsewhere / "d.hdf5"), "train"), SongDataset(str(real / "d.hdf5"), "train")
     assert a.attrs["stores"] == [str(real / "songs" / store)]
     np.testing.assert_array_equal(a.get([0, 1])[0], b.get([0, 1])[0])
+
+
+def test_an_unreadable_store_is_called_unreadable_not_damaged(capsys, tmp_path, song_wav, monkeypatch):
+    """A store this user may not read (chmod 000; simulated, since root reads anything) is a
+    permission to grant, not a file to delete."""
+    prep.prepare(song_wav, str(tmp_path / "d.hdf5"), DataConfig(frame_size=20, seq_len=10), progress=False)
+    real_file = h5py.File
+
+    def refuse_stores(name, *a, **k):
+        if os.sep + "songs" + os.sep in str(name):
+            raise PermissionError(13, "Permission denied")
+        return real_file(name, *a, **k)
+    monkeypatch.setattr(h5py, "File", refuse_stores)
+    for argv in (["prepare", song_wav, "-F", "40", "-L", "5", "-o", str(tmp_path / "e.hdf5"), "-q"],
+                 ["train", str(tmp_path / "d.hdf5"), "-o", str(tmp_path / "run"), "-q"]):
+        err = _one_line_error(capsys, argv)
+        assert "cannot read the song store" in err and "read access" in err and "delete" not in err, err
+    assert not os.path.exists(tmp_path / "e.hdf5")
+
+
+def test_a_song_with_a_long_name_is_stored_under_a_name_the_file_system_takes(tmp_path):
+    """A 226-character song name: the store's name is cut (the content hash tells songs apart)."""
+    song = tmp_path / ("é" * 113 + ".wav")                                  # 226 bytes of name
+    sf.write(song, chord(2.0), 16000, subtype="FLOAT")
+    prep.prepare(str(song), str(tmp_path / "d.hdf5"), DataConfig(frame_size=20, seq_len=10), progress=False)
+    [store] = os.listdir(tmp_path / "songs")
+    assert store.startswith("é" * (prep.STEM_BYTES // 2)) and len(store.encode()) < 200
+    assert SongDataset(str(tmp_path / "d.hdf5"), "train").num_examples > 0
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_song_of_a_sample_or_two_is_too_short_not_silent(capsys, tmp_path, n):
+    sf.write(tmp_path / "s.wav", np.full(n, 0.5, np.float32), 16000)
+    err = _one_line_error(capsys, ["prepare", str(tmp_path / "s.wav"), "-o", str(tmp_path / "d.hdf5"), "-q"])
+    assert "too short" in err and "silent" not in err and not os.path.exists(tmp_path / "songs")

@@ -15,7 +15,8 @@ from ..baselines import lpc_bits
 from ..config import configs
 from ..errors import Interrupted, SongTooShort, UserError
 from ..files import read_json, write_json
-from ..generate import generate, uses_lanes
+from ..generate import generate
+from ..generator import uses_lanes
 from ..prepare import prepare
 from ..rundir import sweep_run
 from ..streams import SongDataset, read_attrs
@@ -23,7 +24,7 @@ from ..runtime import code_version, machine
 from ..train import train
 from .spec import check_run_folder, dataset_name, describe_run, infeasible_summary, run_settings
 
-# Network steps x rows per blog clip, by schedule (rnnsound.generate.uses_lanes): in lanes
+# Network steps x rows per blog clip, by schedule (rnnsound.generator.uses_lanes): in lanes
 # (frames + L - 1) x L, one window at a time frames x L, about 3x slower per step and row. Each
 # keeps a blog clip under a minute of a 2x256 GRU on a 2-core CPU; 30 s at F=40, L=100 in lanes
 # is 1,209,900.
