@@ -1,5 +1,5 @@
 """Helpers of the benchmarks that compare two ways of computing the training step
-(backward_scan.py, fold_input_map.py, gru_backward_product.py, sigmoid_via_tanh.py) and of
+(fold_input_map.py) and of
 profile_step.py --thunks: the benchmark model and batch, a step compiled with one piece of rnnsound
 swapped for another, steps timed interleaved in one process, how far two networks' parameters
 drifted apart, and the command line of a comparison over cells and frame sizes."""

@@ -24,7 +24,7 @@ import time
 
 from rnnsound.runtime import use_float32
 
-B, L, H = 128, 100, 256
+from ab import B, H, L  # the shapes every benchmark shares
 
 
 def measure(cell, F, cache_dir=None):

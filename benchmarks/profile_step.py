@@ -44,7 +44,7 @@ import pytensor.tensor as pt
 
 from rnnsound.runtime import use_float32
 
-B, L, H = 128, 100, 256
+from ab import B, H, L  # the shapes every benchmark shares
 
 
 def median_time(fn, repeats):

@@ -4,7 +4,7 @@ import os
 import signal
 
 from . import epoch_clips, song as songs
-from .config import CHOICES, DataConfig, TrainConfig, parse_assignments, with_overrides
+from .config import CHOICES, CLIP_SECONDS, DataConfig, TrainConfig, parse_assignments, with_overrides
 from .errors import UserError
 from .generate import GENERATION_MODES, MAX_SECONDS, clip_paths, generate, generate_clips
 from .interrupts import SIGNALS, stop_now
@@ -100,7 +100,7 @@ def _demo(args):
         info = prepare(None, data, dcfg, progress=not args.quiet)
         print(f"dataset {data}: {info['train']} train + {info['dev']} dev examples")
     run = os.path.join(args.output, "run")
-    resume = os.path.exists(os.path.join(run, "last.h5"))
+    resume = os.path.exists(RunFolder(run).last)
     s = train(data, cfg, run, resume=resume, progress=not args.quiet, sample_every=args.sample_every)
     b = s["baselines"]
     print(f"trained {s['steps']} updates in {s['seconds']:.0f} s: best dev MSE {s['best_dev']:.5g}; baselines: predict "
@@ -114,7 +114,7 @@ def _demo(args):
 
 def _report(args):
     if not os.path.exists(os.path.join(args.folder, "sweep.json")) and \
-            os.path.exists(os.path.join(args.folder, "config.json")):
+            os.path.exists(RunFolder(args.folder).config):
         if args.remeasure:
             raise UserError("--remeasure works on a sweep's folder; for one run, use rnnsound generate")
         print(f"listening page: {run_page(args.folder)}")
@@ -137,11 +137,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rnnsound: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser():
-    p = _Parser(prog="rnnsound", description="Raw-audio generation with a PyTensor GRU/LSTM "
-                                "(a reproduction of the 2016 'Sound generation summary').")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _add_prepare(sub):
+    """The `prepare` command's options."""
     d = DataConfig()
     pp = sub.add_parser("prepare", help="song -> Fuel-layout HDF5 dataset",
                         description="Decode a song (WAV/FLAC/OGG/Opus/MP3, any rate, any channels), mix to mono, "
@@ -168,6 +165,9 @@ def build_parser():
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     pp.set_defaults(func=_prepare)
 
+
+def _add_train(sub):
+    """The `train` command's options."""
     t = TrainConfig()
     tp = sub.add_parser("train", help="train a GRU/LSTM on a prepared dataset",
                         description="Train with the blog's recipe (RMSProp 0.002, decay 0.95, step clipping 1.0, "
@@ -193,6 +193,9 @@ def build_parser():
     tp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     tp.set_defaults(func=_train)
 
+
+def _add_generate(sub):
+    """The `generate` command's options."""
     gp = sub.add_parser("generate", help="new audio from a trained run",
                         description="Generate audio from a trained run: seed with L frames of the song, feed "
                                     "predictions back, write a 16-bit WAV (seed excluded) with metrics and a picture.")
@@ -201,7 +204,8 @@ def build_parser():
     gp.add_argument("--mode", choices=GENERATION_MODES, default="blog",
                     help="blog: feed each whole prediction back; window: slide an L-frame window; "
                          "stateful: carry the recurrent state (default %(default)s)")
-    gp.add_argument("--seconds", type=float, default=30.0, help="length of generated audio (default %(default)s)")
+    gp.add_argument("--seconds", type=float, default=CLIP_SECONDS,
+                    help="length of generated audio (default %(default)s)")
     gp.add_argument("--seed-index", type=int, default=0, help="which example of the split seeds it (default 0)")
     gp.add_argument(
         "--seed-split", choices=("dev", "train"), default="dev", help="split the seed comes from (default dev)"
@@ -217,6 +221,9 @@ def build_parser():
     gp.add_argument("-q", "--quiet", action="store_true", help="print nothing (errors still go to stderr)")
     gp.set_defaults(func=_generate)
 
+
+def _add_demo(sub):
+    """The `demo` command's options."""
     dp = sub.add_parser("demo", help="prepare the default song, train, generate: the whole job in one command",
                         description="The main job on the embedded default song: prepare it (F=100, L=100, windows "
                                     "every 20 frames), train the blog's 2x256 GRU with its recipe, and generate "
@@ -224,17 +231,22 @@ def build_parser():
     dp.add_argument(
         "-o", "--output", default="runs/demo", help="folder for the dataset and the run (default %(default)s)"
     )
-    dp.add_argument("--epochs", type=int, default=30, help="training epochs (default %(default)s, the blog's)")
+    dp.add_argument("--epochs", type=int, default=TrainConfig().epochs,
+                    help="training epochs (default %(default)s, the blog's)")
     dp.add_argument("--frame-size", type=int, default=100, help="F (default %(default)s)")
     dp.add_argument("--seq-len", type=int, default=100, help="L (default %(default)s)")
     dp.add_argument("--hop", type=int, default=20, help="frames between examples (default %(default)s: 5x overlap, "
                     "so a 3-minute song gives enough updates)")
-    dp.add_argument("--seconds", type=float, default=30.0, help="seconds generated per mode (default %(default)s)")
+    dp.add_argument("--seconds", type=float, default=CLIP_SECONDS,
+                    help="seconds generated per mode (default %(default)s)")
     dp.add_argument("--sample-every", type=int, default=5, metavar="N", help="a 3 s clip after every N epochs, "
                     "played in order on the listening page (default %(default)s; 0: none)")
     dp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     dp.set_defaults(func=_demo)
 
+
+def _add_report(sub):
+    """The `report` command's options."""
     rp = sub.add_parser("report", help="rebuild an experiment's tables, plots and listening page from its run folders",
                         description="Rebuild results.csv, results.md, curves.png, summary.png and the listening "
                                     "page index.html of a sweep (experiments/*.py --out DIR) from the run folders in "
@@ -243,6 +255,14 @@ def build_parser():
     rp.add_argument("--remeasure", action="store_true", help="first generate every finished run's clips again (the "
                     "same audio, from best.h5) and measure them with this version's metrics")
     rp.set_defaults(func=_report)
+
+
+def build_parser():
+    p = _Parser(prog="rnnsound", description="Raw-audio generation with a PyTensor GRU/LSTM "
+                                "(a reproduction of the 2016 'Sound generation summary').")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_prepare, _add_train, _add_generate, _add_demo, _add_report):
+        add(sub)
     return p
 
 

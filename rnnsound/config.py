@@ -13,6 +13,7 @@ from .errors import UserError
 
 # Fraction of the class song used for training: 160,000,000 of its 174,229,537 samples.
 BLOG_TRAIN_FRACTION = 160_000_000 / 174_229_537
+CLIP_SECONDS = 30.0  # blog: 30 seconds of generated audio written out
 
 # The allowed values of every setting that is a choice: the command lines offer these, and
 # `validate` checks them (the first is not always the default).

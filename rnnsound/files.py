@@ -1,4 +1,4 @@
-"""The project's JSON and CSV files: written atomically, read with a one-line error when damaged."""
+"""The project's JSON, CSV and text files: written atomically, read with a one-line error when damaged."""
 import csv
 import hashlib
 import json
@@ -7,9 +7,16 @@ from .atomic import atomic_path
 from .errors import UserError
 
 
-def write_json(path, data):
+def write_json(path, data, indent=2):
     with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
+        json.dump(data, f, indent=indent, sort_keys=True)
+
+
+def write_text(path, text):
+    """A text file (a page, a Markdown table), atomically; returns its path."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
+    return path
 
 
 NUMBER = (int, float)

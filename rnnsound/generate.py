@@ -17,6 +17,7 @@ import psutil
 
 from . import audio, checkpoint, graph, heads, metrics, plots
 from .atomic import check_writable, is_disk_full, ordinary_permissions
+from .config import CLIP_SECONDS
 from .errors import Interrupted, UserError
 from .generator import GENERATION_MODES, default_temperature, generate_frames
 from .interrupts import Deferred
@@ -86,8 +87,9 @@ def check_memory(n_samples, count, F, L, cfg, mode, temperature):
 
 
 def head_scale(run_dir, cfg, which):
-    """The mse head's Gaussian scale for sampling: the root dev MSE at the checkpoint's epoch."""
-    if cfg.output != "mse":
+    """The Gaussian scale of a head read with the dev residual's (mse) for sampling: the root dev MSE at
+    the checkpoint's epoch; 0 for the others."""
+    if not heads.of(cfg).scaled_by_dev:
         return 0.0
     run = RunFolder(run_dir)
     meta = checkpoint.read_meta(run.checkpoint(which))  # the arrays were read by load_run
@@ -106,8 +108,8 @@ def head_scale(run_dir, cfg, which):
     return float(np.sqrt(mse))
 
 
-def generate(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_split="dev", which="best", progress=True,
-             sample_rate=None, temperature=None, sampling_seed=0):
+def generate(run_dir, output, mode="blog", seconds=CLIP_SECONDS, seed_index=0, seed_split="dev", which="best",
+             progress=True, sample_rate=None, temperature=None, sampling_seed=0):
     """Write `output` (WAV) and its metrics and picture; returns the metrics dict. `sample_rate`
     is needed only for a dataset that records none (a plain Fuel file). `temperature` None: the
     head's default (default_temperature)."""
@@ -120,7 +122,7 @@ def clip_paths(output, count):
     return [output] if count == 1 else [f"{output[:-4]}_{i}.wav" for i in range(count)]
 
 
-def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, seed_split="dev", which="best",
+def generate_clips(run_dir, output, mode="blog", seconds=CLIP_SECONDS, seed_index=0, seed_split="dev", which="best",
                    progress=True, sample_rate=None, temperature=None, sampling_seed=0, count=1):
     """`count` clips in one compiled call (clip_paths names them): clip i is seeded by example
     seed_index + i of the split (wrapping around) and drawn with sampling seed sampling_seed + i,
@@ -166,12 +168,19 @@ def generate_clips(run_dir, output, mode="blog", seconds=30.0, seed_index=0, see
     train_frames = denormalise(train.get(np.unique(idx))[0].reshape(-1, F), norm)
     stretches, source = song_stretches(data_path, attrs, rate)
     ref = metrics.reference([denormalise(s, norm) for s in stretches], rate, source)
-    clips = (denormalise(frames[i].reshape(-1)[:n_samples], norm) for i in range(count))
-    return _write_clips(clip_paths(output, count), clips, seeds, norm, ref, train_frames, F, rate,
-                        {"mode": mode, "seed_split": seed_split, "checkpoint": which, "output_head": cfg.output,
-                         "temperature": temperature, "run_dir": os.path.abspath(run_dir)},
-                        indices, sampling_seed, f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}"
-                        + (f" (temperature {temperature:g})" if temperature else ""))
+    about = {"mode": mode, "seed_split": seed_split, "checkpoint": which, "output_head": cfg.output,
+             "temperature": temperature, "run_dir": os.path.abspath(run_dir)}
+
+    def measured():
+        """Each clip as (path, its audio, its seed's audio, its metrics), made when written."""
+        for i, path in enumerate(clip_paths(output, count)):
+            out = denormalise(frames[i].reshape(-1)[:n_samples], norm)
+            m = metrics.measure(out, ref, train_frames, F, rate)
+            m.update(about, seed_index=indices[i], sampling_seed=sampling_seed + i)
+            yield path, out, denormalise(seeds[i].reshape(-1), norm), m
+    title = f"{mode} generation from {os.path.basename(os.path.normpath(run_dir))}" + \
+        (f" (temperature {temperature:g})" if temperature else "")
+    return _write_clips(measured(), rate, title)
 
 
 def _staged(path):
@@ -198,23 +207,21 @@ def check_clip_targets(paths):
                 raise UserError(f"{target} is a folder, so the clip {path} cannot be written beside it; remove it or "
                                 "choose another output path")
             folder = os.path.dirname(os.path.abspath(target))
-            if os.path.basename(target) in OWN_FILES and os.path.exists(os.path.join(folder, "config.json")):
+            if os.path.basename(target) in OWN_FILES and os.path.exists(RunFolder(folder).config):
                 raise UserError(f"the clip {path} would overwrite its run folder's {os.path.basename(target)}; choose "
                                 "another output name")
 
 
-def _write_clips(paths, clips, seeds, norm, ref, train_frames, F, rate, about, indices, sampling_seed, title):
+def _write_clips(clips, rate, title):
     """Each clip's WAV, metrics and picture, all staged first and then renamed into place together,
     with SIGINT and SIGTERM deferred: a signal while staging leaves every existing output as it was
     (none of the new files appear), one while renaming lets the renames finish. So a clip's three
     files always describe the same clip, and the message says which of the two happened."""
-    results, staged = [], []  # staged: (temporary, final path), removed unless renamed
+    results, staged, paths = [], [], []  # staged: (temporary, final path), removed unless renamed
     with Deferred() as stop:
         try:
-            for i, (path, out) in enumerate(zip(paths, clips)):
-                seed_audio = denormalise(seeds[i].reshape(-1), norm)
-                m = metrics.measure(out, ref, train_frames, F, rate)
-                m.update(about, seed_index=indices[i], sampling_seed=sampling_seed + i)
+            for path, out, seed_audio, m in clips:
+                paths.append(path)
                 targets = clip_files(path)
                 wav, js, png = (_staged(p) for p in targets)
                 staged += list(zip((wav, js, png), targets))

@@ -36,7 +36,7 @@ GENERATION_MODES = ("blog", "window", "stateful")
 
 def default_temperature(cfg):
     """0 (the mean: the blog's deterministic generation) for mse; 1 (the head's distribution) otherwise."""
-    return 0.0 if cfg.output == "mse" else 1.0
+    return heads.of(cfg).default_temperature
 
 
 class Draws:

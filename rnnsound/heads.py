@@ -59,54 +59,6 @@ PROB_FLOOR = 1e-30     # floor on a level's probability in the bits metric
 EDGE = 1e4             # the outer level edges (+-infinity in principle; finite keeps the CDF arithmetic NaN-free)
 
 
-def width(F, cfg):
-    """Outputs per frame of the last linear layer."""
-    if cfg.output == "gmm":
-        return cfg.mixtures * (1 + 2 * F)
-    if cfg.output == "mulaw":
-        return LEVELS * F
-    if cfg.output == "tier":
-        return cfg.tier_dim * F
-    return F
-
-
-def extra_shapes(F, cfg):
-    """[(name, shape)] of a head's own parameters after the output layer: tier's sample-level MLP."""
-    if cfg.output != "tier":
-        return []
-    D = cfg.tier_dim
-    return [("tier_prev", (cfg.tier_context, D)), ("tier_W", (D, D)), ("tier_b", (D,)),
-            ("tier_out_W", (D, LEVELS)), ("tier_out_b", (LEVELS,))]
-
-
-def intermediates(F, cfg):
-    """Floats per frame a head stores for its gradient beyond its outputs (compiled.bytes_per_step)."""
-    if cfg.output in ("gmm", "mulaw"):
-        return width(F, cfg)
-    if cfg.output == "tier":  # per sample: the context, two layers of D and their ReLU masks, logits and softmax
-        return F * (cfg.tier_context + 4 * cfg.tier_dim + 3 * LEVELS)
-    return 0
-
-
-def noise_width(F, cfg):
-    return F + 1 if cfg.output == "gmm" else F
-
-
-def check(F, cfg):
-    """Refuse a head that does not fit the frame size, in one line with the parameter count."""
-    if cfg.output == "mulaw" and F > MULAW_MAX_F:
-        n = (cfg.hidden + 1) * LEVELS * F
-        raise UserError(f"output=mulaw at frame size {F} needs an output layer of {cfg.hidden} x {LEVELS * F} = "
-                        f"{n:,} parameters; use it with F <= {MULAW_MAX_F}, or use output=gmm")
-    if cfg.output == "tier" and F > TIER_MAX_F:
-        n = (cfg.hidden + 1) * cfg.tier_dim * F
-        raise UserError(f"output=tier at frame size {F} needs an output layer of {cfg.hidden} x {cfg.tier_dim * F} = "
-                        f"{n:,} parameters; use it with F <= {TIER_MAX_F}, or use output=gmm")
-    if cfg.output == "tier" and cfg.tier_context > F:
-        raise UserError(f"output=tier reads tier_context={cfg.tier_context} previous samples, more than the frame "
-                        f"size {F}; use --set tier_context={F} or less")
-
-
 # --- mu-law (numpy) -------------------------------------------------------------------------------
 
 def mulaw_encode(x):
@@ -194,94 +146,6 @@ def _level_values():
     return pt.constant(mulaw_decode(np.arange(LEVELS)).astype(np.float32))
 
 
-def _flat(o, y, F, cfg):
-    return o.reshape((-1, width(F, cfg))), y.reshape((-1, F))
-
-
-def loss_sum(o, y, F, cfg, x=None, p=None):
-    """The head's training loss summed over every sample: squared error (mse) or nats."""
-    if cfg.output == "mse":
-        return pt.sum(pt.sqr(o - y))
-    if cfg.output == "tier":
-        onehot = pt.eq(_encode(y).reshape((-1,))[:, None], pt.arange(LEVELS, dtype="int32"))     # (rows, 256)
-        return -pt.sum(pt.switch(onehot, _log_softmax(_tier_forced(o, y, F, cfg, x, p)), np.float32(0)))
-    o, y = _flat(o, y, F, cfg)
-    if cfg.output == "gmm":
-        logits, mu, scale = _gmm_parts(o, F, cfg.mixtures)
-        z = (y[:, None, :] - mu) / scale
-        log_comp = -0.5 * pt.sum(pt.sqr(z), axis=2) - pt.sum(pt.log(scale), axis=2) \
-            - np.float32(0.5 * F * math.log(2 * math.pi))                          # (n, K)
-        return -pt.sum(_logsumexp(_log_softmax(logits) + log_comp, axis=1))
-    logp = _log_softmax(o.reshape((-1, F, LEVELS)))                                  # (n, F, 256)
-    onehot = pt.eq(_encode(y)[:, :, None], pt.arange(LEVELS, dtype="int32"))
-    return -pt.sum(pt.switch(onehot, logp, np.float32(0)))
-
-
-def loss(o, y, F, cfg, x=None, p=None):
-    """The head's loss per sample. For mse exactly the blog's graph (mean of squares)."""
-    if cfg.output == "mse":
-        return pt.mean(pt.sqr(o - y))
-    return loss_sum(o, y, F, cfg, x, p) / np.float32(np.prod(y.type.shape))
-
-
-def mean(o, F, cfg, x=None, y=None, p=None):
-    """The head's predicted mean frame, (..., width) -> (..., F). For tier, each sample's mean
-    given the true samples before it (`x`, `y`)."""
-    if cfg.output == "mse":
-        return o
-    if cfg.output == "tier":
-        return pt.dot(softmax(_tier_forced(o, y, F, cfg, x, p), axis=-1), _level_values()).reshape(y.shape)
-    lead = [o.shape[i] for i in range(o.ndim - 1)]
-    o = o.reshape((-1, width(F, cfg)))
-    if cfg.output == "gmm":
-        logits, mu, _ = _gmm_parts(o, F, cfg.mixtures)
-        m = pt.sum(softmax(logits, axis=1)[:, :, None] * mu, axis=1)
-    else:
-        m = pt.dot(softmax(o.reshape((-1, F, LEVELS)), axis=-1), mulaw_decode(np.arange(LEVELS)).astype(np.float32))
-    return m.reshape((*lead, F))
-
-
-def bits_sum(o, y, F, cfg, sigma, x=None, p=None):
-    """Summed NLL in bits of the mu-law-quantised target; `sigma` (scalar) is the mse head's scale."""
-    if cfg.output == "tier":
-        return loss_sum(o, y, F, cfg, x, p) / np.float32(math.log(2))
-    o, y = _flat(o, y, F, cfg)
-    q = _encode(y)
-    edges = pt.constant(level_edges().astype(np.float32))
-    lo, hi = edges[q], edges[q + 1]                                                # (n, F)
-    if cfg.output == "mse":
-        nats = -pt.sum(pt.log(_gauss_interval(lo, hi, o, sigma)))
-    elif cfg.output == "gmm":
-        logits, mu, scale = _gmm_parts(o, F, cfg.mixtures)
-        log_p = pt.sum(pt.log(_gauss_interval(lo[:, None], hi[:, None], mu, scale)), axis=2)   # (n, K)
-        nats = -pt.sum(_logsumexp(_log_softmax(logits) + log_p, axis=1))
-    else:
-        nats = loss_sum(o, y, F, cfg)
-    return nats / np.float32(math.log(2))
-
-
-def sample(o, noise, F, cfg, temperature, sigma=0.0, x=None, p=None, mode=None):
-    """Draw frames (n, F) from the head's outputs o (n, width) with noise (n, noise_width). For
-    tier, `x` (n, F) are the input frames the outputs were computed from, and `mode` the PyTensor
-    mode of its loop over the frame's samples."""
-    if cfg.output == "tier":
-        return _tier_sample(o, noise, F, cfg, temperature, x, p, mode)
-    if temperature == 0:
-        return mean(o, F, cfg)
-    t = np.float32(temperature)
-    if cfg.output == "mse":
-        return o + t * np.float32(sigma) * noise
-    if cfg.output == "gmm":
-        K = cfg.mixtures
-        logits, mu, scale = _gmm_parts(o, F, K)
-        pick = _inverse_cdf(softmax(logits / t, axis=1), noise[:, :1], K)[:, :, None]  # (n, K, 1) one-hot
-        m = pt.sum(pt.switch(pick, mu, np.float32(0)), axis=1)
-        s = pt.sum(pt.switch(pick, scale, np.float32(0)), axis=1)
-        return m + t * s * noise[:, 1:]
-    p = softmax(o.reshape((-1, F, LEVELS)) / t, axis=-1)                              # (n, F, 256)
-    return pt.sum(pt.switch(_inverse_cdf(p, noise[:, :, None], LEVELS), _level_values(), np.float32(0)), axis=-1)
-
-
 def _tier_sample(o, noise, F, cfg, temperature, x, p, mode):
     """Frames (n, F) drawn sample by sample: each sample's softmax reads the k samples before it,
     the end of the input frame x (n, F) and then the samples drawn so far. At T = 0 each sample is
@@ -323,11 +187,272 @@ def _inverse_cdf(p, u, C):
     return pt.and_(pt.lt(below, u), pt.or_(pt.le(u, cdf), last))
 
 
-def draw_noise(rng, shape, F, cfg):
-    """Noise for `sample`: (*shape, noise_width) float32, from a numpy Generator."""
-    if cfg.output == "mse":
+def _level_bounds(y):
+    """(n, F) targets -> the linear-scale bounds (lo, hi) of each one's 8-bit mu-law level."""
+    q = _encode(y)
+    edges = pt.constant(level_edges().astype(np.float32))
+    return edges[q], edges[q + 1]
+
+
+def _onehot_nats(logp, levels):
+    """-sum of log-probabilities (..., 256) at the targets' mu-law `levels` (...)."""
+    onehot = pt.eq(levels[..., None], pt.arange(LEVELS, dtype="int32"))
+    return -pt.sum(pt.switch(onehot, logp, np.float32(0)))
+
+
+# --- the heads ------------------------------------------------------------------------------------
+
+class Head:
+    """What every head answers; a new head is a subclass and a line in REGISTRY. `o` is the output
+    layer's (..., width) output, `y` the (..., F) targets, `x` the (..., F) input frames and `p` the
+    parameters (only tier reads `x` and `p`)."""
+    loss_is_mse = False        # its training loss is the MSE of its mean (no separate MSE to compute)
+    scaled_by_dev = False      # read as a Gaussian of the dev residual's scale, known after a dev pass
+    draws_each_sample = False  # generation runs a loop over each frame's samples (cost per frame ~ F)
+    default_temperature = 1.0  # generation's default: its distribution
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def width(self, F):
+        """Outputs per frame of the last linear layer."""
+        return F
+
+    def extra_shapes(self, F):
+        """[(name, shape)] of the head's own parameters after the output layer."""
+        return []
+
+    def intermediates(self, F):
+        """Floats per frame the head stores for its gradient beyond its outputs (compiled.bytes_per_step)."""
+        return 0
+
+    def noise_width(self, F):
+        """Noise numbers `sample` takes per frame."""
+        return F
+
+    def check(self, F):
+        """Refuse a frame size the head does not fit, in one line."""
+
+    def loss_sum(self, o, y, F, x=None, p=None):
+        """The training loss summed over every sample: squared error (mse) or nats."""
+        raise NotImplementedError
+
+    def loss(self, o, y, F, x=None, p=None):
+        """The training loss per sample."""
+        return self.loss_sum(o, y, F, x, p) / np.float32(np.prod(y.type.shape))
+
+    def mean(self, o, F, x=None, y=None, p=None):
+        """The predicted mean frame, (..., width) -> (..., F)."""
+        lead = [o.shape[i] for i in range(o.ndim - 1)]
+        return self._mean_rows(o.reshape((-1, self.width(F))), F).reshape((*lead, F))
+
+    def bits_sum(self, o, y, F, sigma, x=None, p=None):
+        """Summed NLL in bits of the mu-law-quantised target; `sigma` (scalar) is the mse head's scale."""
+        o, y = o.reshape((-1, self.width(F))), y.reshape((-1, F))
+        return self._level_nats(o, y, F, sigma) / np.float32(math.log(2))
+
+    def sample(self, o, noise, F, temperature, sigma=0.0, x=None, p=None, mode=None):
+        """Frames (n, F) drawn from outputs o (n, width) with noise (n, noise_width); at temperature
+        0 the mean."""
+        if temperature == 0:
+            return self.mean(o, F)
+        return self._draw(o, noise, F, np.float32(temperature), sigma)
+
+    def draw_noise(self, rng, shape, F):
+        """Noise for `sample`: (*shape, noise_width) float32, from a numpy Generator: uniforms in
+        [0, 1), one per sample (a category drawn by inverse CDF)."""
+        return rng.random((*shape, F), dtype=np.float32)
+
+
+class MSE(Head):
+    """The blog's: o is the predicted frame."""
+    loss_is_mse = scaled_by_dev = True
+    default_temperature = 0.0  # the blog's deterministic generation
+
+    def loss_sum(self, o, y, F, x=None, p=None):
+        return pt.sum(pt.sqr(o - y))
+
+    def loss(self, o, y, F, x=None, p=None):
+        return pt.mean(pt.sqr(o - y))  # exactly the blog's graph
+
+    def mean(self, o, F, x=None, y=None, p=None):
+        return o
+
+    def _level_nats(self, o, y, F, sigma):
+        lo, hi = _level_bounds(y)
+        return -pt.sum(pt.log(_gauss_interval(lo, hi, o, sigma)))
+
+    def _draw(self, o, noise, F, t, sigma):
+        return o + t * np.float32(sigma) * noise
+
+    def draw_noise(self, rng, shape, F):
         return rng.standard_normal((*shape, F), dtype=np.float32)
-    if cfg.output == "gmm":
+
+
+class GMM(Head):
+    """K diagonal Gaussians over the whole frame: o = [K weight logits | K*F means | K*F raw scales]."""
+
+    def width(self, F):
+        return self.cfg.mixtures * (1 + 2 * F)
+
+    def intermediates(self, F):
+        return self.width(F)
+
+    def noise_width(self, F):
+        return F + 1  # a uniform picks the component, F normals draw from it
+
+    def loss_sum(self, o, y, F, x=None, p=None):
+        o, y = o.reshape((-1, self.width(F))), y.reshape((-1, F))
+        logits, mu, scale = _gmm_parts(o, F, self.cfg.mixtures)
+        z = (y[:, None, :] - mu) / scale
+        log_comp = -0.5 * pt.sum(pt.sqr(z), axis=2) - pt.sum(pt.log(scale), axis=2) \
+            - np.float32(0.5 * F * math.log(2 * math.pi))                          # (n, K)
+        return -pt.sum(_logsumexp(_log_softmax(logits) + log_comp, axis=1))
+
+    def _mean_rows(self, o, F):
+        logits, mu, _ = _gmm_parts(o, F, self.cfg.mixtures)
+        return pt.sum(softmax(logits, axis=1)[:, :, None] * mu, axis=1)
+
+    def _level_nats(self, o, y, F, sigma):
+        lo, hi = _level_bounds(y)
+        logits, mu, scale = _gmm_parts(o, F, self.cfg.mixtures)
+        log_p = pt.sum(pt.log(_gauss_interval(lo[:, None], hi[:, None], mu, scale)), axis=2)   # (n, K)
+        return -pt.sum(_logsumexp(_log_softmax(logits) + log_p, axis=1))
+
+    def _draw(self, o, noise, F, t, sigma):
+        K = self.cfg.mixtures
+        logits, mu, scale = _gmm_parts(o, F, K)
+        pick = _inverse_cdf(softmax(logits / t, axis=1), noise[:, :1], K)[:, :, None]  # (n, K, 1) one-hot
+        m = pt.sum(pt.switch(pick, mu, np.float32(0)), axis=1)
+        s = pt.sum(pt.switch(pick, scale, np.float32(0)), axis=1)
+        return m + t * s * noise[:, 1:]
+
+    def draw_noise(self, rng, shape, F):
         return np.concatenate([rng.random((*shape, 1), dtype=np.float32),
                                rng.standard_normal((*shape, F), dtype=np.float32)], axis=-1)
-    return rng.random((*shape, F), dtype=np.float32)
+
+
+class MuLaw(Head):
+    """Each sample a 256-way softmax over 8-bit mu-law levels: o = F*256 logits."""
+
+    def width(self, F):
+        return LEVELS * F
+
+    def intermediates(self, F):
+        return self.width(F)
+
+    def check(self, F):
+        if F > MULAW_MAX_F:
+            n = (self.cfg.hidden + 1) * LEVELS * F
+            raise UserError(f"output=mulaw at frame size {F} needs an output layer of {self.cfg.hidden} x "
+                            f"{LEVELS * F} = {n:,} parameters; use it with F <= {MULAW_MAX_F}, or use output=gmm")
+
+    def loss_sum(self, o, y, F, x=None, p=None):
+        o, y = o.reshape((-1, self.width(F))), y.reshape((-1, F))
+        return _onehot_nats(_log_softmax(o.reshape((-1, F, LEVELS))), _encode(y))   # (n, F, 256)
+
+    def _mean_rows(self, o, F):
+        return pt.dot(softmax(o.reshape((-1, F, LEVELS)), axis=-1), mulaw_decode(np.arange(LEVELS)).astype(np.float32))
+
+    def _level_nats(self, o, y, F, sigma):
+        return self.loss_sum(o, y, F)
+
+    def _draw(self, o, noise, F, t, sigma):
+        p = softmax(o.reshape((-1, F, LEVELS)) / t, axis=-1)                          # (n, F, 256)
+        return pt.sum(pt.switch(_inverse_cdf(p, noise[:, :, None], LEVELS), _level_values(), np.float32(0)), axis=-1)
+
+
+class Tier(Head):
+    """SampleRNN's lowest tier: o = F conditioning vectors of tier_dim units, one per sample position;
+    each sample's softmax from an MLP over its vector and the tier_context samples before it."""
+    draws_each_sample = True
+
+    def width(self, F):
+        return self.cfg.tier_dim * F
+
+    def extra_shapes(self, F):
+        D = self.cfg.tier_dim
+        return [("tier_prev", (self.cfg.tier_context, D)), ("tier_W", (D, D)), ("tier_b", (D,)),
+                ("tier_out_W", (D, LEVELS)), ("tier_out_b", (LEVELS,))]
+
+    def intermediates(self, F):  # per sample: the context, two layers of D and their ReLU masks, logits and softmax
+        return F * (self.cfg.tier_context + 4 * self.cfg.tier_dim + 3 * LEVELS)
+
+    def check(self, F):
+        cfg = self.cfg
+        if F > TIER_MAX_F:
+            n = (cfg.hidden + 1) * cfg.tier_dim * F
+            raise UserError(f"output=tier at frame size {F} needs an output layer of {cfg.hidden} x "
+                            f"{cfg.tier_dim * F} = {n:,} parameters; use it with F <= {TIER_MAX_F}, or use output=gmm")
+        if cfg.tier_context > F:
+            raise UserError(f"output=tier reads tier_context={cfg.tier_context} previous samples, more than the "
+                            f"frame size {F}; use --set tier_context={F} or less")
+
+    def loss_sum(self, o, y, F, x=None, p=None):
+        levels = _encode(y).reshape((-1,))
+        return _onehot_nats(_log_softmax(_tier_forced(o, y, F, self.cfg, x, p)), levels)   # (rows, 256)
+
+    def mean(self, o, F, x=None, y=None, p=None):
+        """Each sample's mean given the true samples before it (`x`, `y`)."""
+        return pt.dot(softmax(_tier_forced(o, y, F, self.cfg, x, p), axis=-1), _level_values()).reshape(y.shape)
+
+    def bits_sum(self, o, y, F, sigma, x=None, p=None):
+        return self.loss_sum(o, y, F, x, p) / np.float32(math.log(2))
+
+    def sample(self, o, noise, F, temperature, sigma=0.0, x=None, p=None, mode=None):
+        return _tier_sample(o, noise, F, self.cfg, temperature, x, p, mode)
+
+
+REGISTRY = {"mse": MSE, "gmm": GMM, "mulaw": MuLaw, "tier": Tier}
+assert tuple(REGISTRY) == tuple(HEADS), "config.CHOICES['output'] and the registry name the same heads"
+
+
+def of(cfg):
+    """The head `cfg.output` names, for `cfg`."""
+    return REGISTRY[cfg.output](cfg)
+
+
+# --- the heads' functions by configuration (what the model's modules call) -----------------------
+
+def width(F, cfg):
+    return of(cfg).width(F)
+
+
+def extra_shapes(F, cfg):
+    return of(cfg).extra_shapes(F)
+
+
+def intermediates(F, cfg):
+    return of(cfg).intermediates(F)
+
+
+def noise_width(F, cfg):
+    return of(cfg).noise_width(F)
+
+
+def check(F, cfg):
+    of(cfg).check(F)
+
+
+def loss_sum(o, y, F, cfg, x=None, p=None):
+    return of(cfg).loss_sum(o, y, F, x, p)
+
+
+def loss(o, y, F, cfg, x=None, p=None):
+    return of(cfg).loss(o, y, F, x, p)
+
+
+def mean(o, F, cfg, x=None, y=None, p=None):
+    return of(cfg).mean(o, F, x, y, p)
+
+
+def bits_sum(o, y, F, cfg, sigma, x=None, p=None):
+    return of(cfg).bits_sum(o, y, F, sigma, x, p)
+
+
+def sample(o, noise, F, cfg, temperature, sigma=0.0, x=None, p=None, mode=None):
+    return of(cfg).sample(o, noise, F, temperature, sigma, x, p, mode)
+
+
+def draw_noise(rng, shape, F, cfg):
+    return of(cfg).draw_noise(rng, shape, F)

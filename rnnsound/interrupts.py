@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import threading
+import time
 
 from .errors import UserError
 
@@ -60,6 +61,19 @@ class Deferred:
             signal.signal(s, handler)
         self._previous = {}
         return False
+
+
+def wait_while_locked(folder, poll_seconds=5.0):
+    """Return once no process holds `folder`'s lock (FolderLock), polling every `poll_seconds`."""
+    path = os.path.join(folder, ".lock")
+    while os.path.exists(path):
+        with open(path, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return  # free: closing the file releases it at once
+            except BlockingIOError:
+                pass
+        time.sleep(poll_seconds)
 
 
 class FolderLock:

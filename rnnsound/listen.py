@@ -13,8 +13,7 @@ import html
 import os
 
 from . import audio, epoch_clips
-from .atomic import atomic_path
-from .files import read_json
+from .files import read_json, write_text
 from .prepare import denormalise
 from .rundir import RunFolder
 from .streams import SongDataset, norm_of, read_attrs, song_stretches
@@ -113,12 +112,6 @@ def _epoch_clips_html(run, page_dir):
             f"temperature): the model learning.</p>{players}")
 
 
-def _write(path, text):
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        f.write(text)
-    return path
-
-
 def run_page(run_dir):
     """RUN/index.html for one run folder: its learning curve, its clips and the song."""
     run = RunFolder(run_dir)
@@ -128,7 +121,7 @@ def run_page(run_dir):
             f'<img src="{_rel(curve, run.path)}" alt="learning curve">' if os.path.exists(curve) else
             '<p class="gap">learning curve missing</p>', _epoch_clips_html(run, run.path), "<h2>Clips</h2>",
             _run_clips(run, run.path)]
-    return _write(os.path.join(run.path, "index.html"), _page(f"{run.name}: listen", "".join(body)))
+    return write_text(os.path.join(run.path, "index.html"), _page(f"{run.name}: listen", "".join(body)))
 
 
 def sweep_page(out_dir, title, summaries, columns, her_figure):
@@ -157,4 +150,4 @@ def sweep_page(out_dir, title, summaries, columns, her_figure):
     for s in done:
         run = RunFolder(os.path.join(out_dir, "runs", s["name"]))
         body.append(f"<h2>{html.escape(s['name'])}</h2>" + _run_clips(run, out_dir) + _epoch_clips_html(run, out_dir))
-    return _write(os.path.join(out_dir, "index.html"), _page(f"{title}: listen", "".join(body)))
+    return write_text(os.path.join(out_dir, "index.html"), _page(f"{title}: listen", "".join(body)))

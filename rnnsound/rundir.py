@@ -54,6 +54,7 @@ class RunFolder:
     summary = property(lambda self: self.file("summary.json"))
     failed = property(lambda self: self.file("failed.json"))
     run_log = property(lambda self: self.file("run.log"))
+    attempts = property(lambda self: self.file("attempts.json"))
 
     def read_config(self):
         """(config.json as a dict, its TrainConfig), every value checked as on the command line."""

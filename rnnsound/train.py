@@ -63,7 +63,7 @@ class Log:
 
     def __init__(self, path, keep_until_step):
         self.path = path
-        rows = [r for r in read_csv(path) if r["step"].isdigit() and int(r["step"]) <= keep_until_step]
+        rows = [row for row in read_csv(path) if row["step"].isdigit() and int(row["step"]) <= keep_until_step]
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, LOG_FIELDS)
             w.writeheader()
@@ -98,15 +98,15 @@ def dev_metrics(net, dev, batch_size):
             total += net.evaluate(*dev.get(idx), sigma)
         return total / n
     loss, mse, bits = sums(1.0)
-    if net.cfg.output == "mse":
+    if heads.of(net.cfg).scaled_by_dev:
         bits = sums(np.sqrt(mse))[2]
     return {"dev_mse": mse, "dev_loss": loss, "dev_bits": bits}
 
 
 def best_epoch(rows):
     """The log's epoch row of best.h5: the lowest dev loss."""
-    epochs = [r for r in rows if r["kind"] == "epoch"]
-    return min(epochs, key=lambda r: float(r["dev_loss"]), default=None)
+    epochs = [row for row in rows if row["kind"] == "epoch"]
+    return min(epochs, key=lambda row: float(row["dev_loss"]), default=None)
 
 
 def _resume_from(dataset_path, sums, cfg, run, F):
@@ -208,11 +208,11 @@ class Position:
         return pos
 
 
-class Run:
-    """A training run's state and outputs: the network, its position, the log and the checkpoints."""
+class Training:
+    """A run's training under way: the network, its position, the log and the checkpoints, in `folder`."""
 
     def __init__(self, run, cfg, net, pos, F, L, base):
-        self.run, self.cfg, self.net, self.pos, self.F, self.base = run, cfg, net, pos, F, base
+        self.folder, self.cfg, self.net, self.pos, self.F, self.base = run, cfg, net, pos, F, base
         self.title = f"{cfg.cell.upper()} {cfg.layers}x{cfg.hidden}, F={F}, L={L}"
         # Without a checkpoint the run starts at step 0: rows of an earlier start are dropped, not repeated.
         self.log = Log(run.log, keep_until_step=pos.step)
@@ -231,7 +231,7 @@ class Run:
         if not stopping and time.time() - self.drawn < PLOT_SECONDS:
             self.stale = True
             return
-        plots.learning_curve(read_csv(self.log.path), self.run.curve, self.title, self.base)
+        plots.learning_curve(read_csv(self.log.path), self.folder.curve, self.title, self.base)
         self.drawn, self.stale = time.time(), False
 
     def step(self, x, y, lr, last_good, started):
@@ -240,46 +240,45 @@ class Run:
         if cfg.input_noise:  # on the inputs only; a pure function of (seed, step), so resumable
             noise = np.random.default_rng([cfg.seed, pos.step]).standard_normal(x.shape, dtype=np.float32)
             x = x + np.float32(cfg.input_noise) * noise
-        r = self.net.train_step(x, y, lr)
-        if not (np.isfinite(r.loss) and np.isfinite(r.step_norm)):  # a NaN update is never saved
-            what = f"the loss became {r.loss}" if not np.isfinite(r.loss) else f"the update's norm became {r.step_norm}"
+        result = self.net.train_step(x, y, lr)
+        if not (np.isfinite(result.loss) and np.isfinite(result.step_norm)):  # a NaN update is never saved
+            what = (f"the loss became {result.loss}" if not np.isfinite(result.loss)
+                    else f"the update's norm became {result.step_norm}")
             where = f"step {pos.step + 1} (epoch {pos.epoch + 1}, batch {pos.batch + 1})"
             kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
             self.draw_curve(stopping=True)
             raise UserError(f"training diverged: {what} at {where}; {kept}; try a smaller --set learning_rate=...")
         pos.step += 1
         pos.batch += 1
-        pos.epoch_sse += r.mse
-        pos.epoch_loss += r.loss
+        pos.epoch_sse += result.mse
+        pos.epoch_loss += result.loss
         pos.epoch_batches += 1
         pos.samples += x.size
         pos.seconds = time.time() - started
-        self.log.write(kind="batch", step=pos.step, epoch=pos.epoch + 1, batch=pos.batch, train_mse=f"{r.mse:.6g}",
-                       train_loss=f"{r.loss:.6g}", lr=f"{lr:.6g}", step_norm=f"{r.step_norm:.4g}",
+        self.log.write(kind="batch", step=pos.step, epoch=pos.epoch + 1, batch=pos.batch, train_mse=f"{result.mse:.6g}",
+                       train_loss=f"{result.loss:.6g}", lr=f"{lr:.6g}", step_norm=f"{result.step_norm:.4g}",
                        seconds=f"{pos.seconds:.2f}")
-        return r
+        return result
 
     def end_epoch(self, d, lr):
         """Log the finished epoch's train and dev figures, save best.h5 (if better) and last.h5."""
         pos, cfg = self.pos, self.cfg
         train_mse = pos.epoch_sse / max(1, pos.epoch_batches)
-        train_loss = train_mse if cfg.output == "mse" else pos.epoch_loss / max(1, pos.epoch_batches)
+        train_loss = train_mse if heads.of(cfg).loss_is_mse else pos.epoch_loss / max(1, pos.epoch_batches)
         pos.epoch, pos.batch, pos.epoch_sse, pos.epoch_loss, pos.epoch_batches = pos.epoch + 1, 0, 0.0, 0.0, 0
         self.log.write(kind="epoch", step=pos.step, epoch=pos.epoch, train_mse=f"{train_mse:.6g}",
                        dev_mse=f"{d['dev_mse']:.6g}", train_loss=f"{train_loss:.6g}", dev_loss=f"{d['dev_loss']:.6g}",
                        dev_bits=f"{d['dev_bits']:.6g}", lr=f"{lr:.6g}", seconds=f"{pos.seconds:.2f}")
         if d["dev_loss"] < pos.best_dev:
             pos.best_dev = d["dev_loss"]
-            self.save(self.run.best)
-        self.save(self.run.last)
+            self.save(self.folder.best)
+        self.save(self.folder.last)
         self.draw_curve()
         return train_mse
 
 
-def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, clip_settings):
-    F, L = attrs["frame_size"], attrs["seq_len"]
-    sums = digests(dataset_path, attrs)
-    ckpt = _resume_from(dataset_path, sums, cfg, run, F) if resume else None
+def _describe(run, dataset_path, cfg, sums, attrs, train_set, dev_set):
+    """config.json, versions.json and (once) baselines.json of the run: (versions, baselines)."""
     public = {k: v for k, v in attrs.items() if k not in ("splits", "split_problems", "shape", "stores")}
     write_json(run.config, {"train": dataclasses.asdict(cfg), "dataset": os.path.abspath(dataset_path),
                             **sums, "dataset_attrs": public,
@@ -288,13 +287,20 @@ def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, 
     write_json(run.versions, libraries)
     if not os.path.exists(run.baselines):
         write_json(run.baselines, baselines.evaluate(train_set, dev_set))
-    base = read_json(run.baselines, {"zero": NUMBER, "last_frame": NUMBER, "linear": NUMBER})
+    return libraries, read_json(run.baselines, {"zero": NUMBER, "last_frame": NUMBER, "linear": NUMBER})
+
+
+def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, clip_settings):
+    F, L = attrs["frame_size"], attrs["seq_len"]
+    sums = digests(dataset_path, attrs)
+    ckpt = _resume_from(dataset_path, sums, cfg, run, F) if resume else None
+    libraries, base = _describe(run, dataset_path, cfg, sums, attrs, train_set, dev_set)
     net = Network(F, L, cfg, graph.init_params(F, cfg, np.random.default_rng(cfg.seed)))
     pos = Position()
     if ckpt:
         net.load(ckpt[1], ckpt[2])
         pos = ckpt[3]
-    r = Run(run, cfg, net, pos, F, L, base)
+    training = Training(run, cfg, net, pos, F, L, base)
     clips = epoch_clips.EpochClips(run.path, net, attrs, dev_set, *clip_settings)
     scheme = ShuffledScheme(train_set.num_examples, cfg.batch_size, cfg.seed)
     last_good = ckpt[0] if ckpt else None
@@ -309,7 +315,7 @@ def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, 
                 while pos.batch < len(batches) and not stop.signum:
                     x, y = next(reader)
                     t0 = time.time()
-                    step = r.step(x, y, lr, last_good, started)
+                    step = training.step(x, y, lr, last_good, started)
                     bar.set_postfix(loss=f"{step.loss:.4g}", samples_s=f"{x.size / (time.time() - t0):.3g}")
                     bar.update(1)
             bar.close()
@@ -318,27 +324,32 @@ def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, 
             d = dev_metrics(net, dev_set, cfg.batch_size)
             clips.after_epoch(pos.epoch + 1)  # before the checkpoint: an epoch redone writes the same clip
             pos.seconds = time.time() - started
-            train_mse = r.end_epoch(d, lr)
+            train_mse = training.end_epoch(d, lr)
             last_good = run.last
             if progress:
-                head = "" if cfg.output == "mse" else f"dev loss {d['dev_loss']:.5g} nats, "
+                head = "" if heads.of(cfg).loss_is_mse else f"dev loss {d['dev_loss']:.5g} nats, "
                 tqdm.write(f"epoch {pos.epoch}/{cfg.epochs}: train MSE {train_mse:.5g}, dev MSE {d['dev_mse']:.5g} "
                            f"(zero {base['zero']:.4g}, last frame {base['last_frame']:.4g}), {head}"
                            f"{d['dev_bits']:.3g} bits/sample, {pos.seconds:.0f} s")
         if stop.signum:  # still deferring: a second signal cannot cut this save short
             pos.seconds = time.time() - started
-            r.save(run.last)
-            r.draw_curve(stopping=True)
-            r.log.close()
+            training.save(run.last)
+            training.draw_curve(stopping=True)
+            training.log.close()
             raise Interrupted(f"{stop.signal_name} at step {pos.step}; saved {run.last}; "
                               f"continue with: rnnsound train {dataset_path} --resume {run}", stop.exit_code)
-    r.draw_curve(stopping=True)
-    r.log.close()
+    training.draw_curve(stopping=True)
+    training.log.close()
     if cfg.epochs == 0 or not os.path.exists(run.last):
-        r.save(run.last)
+        training.save(run.last)
+    return _summary(run, cfg, pos, F, base, libraries["device"], train_set, dev_set)
+
+
+def _summary(run, cfg, pos, F, base, device, train_set, dev_set):
+    """The finished run in numbers, from its log (`train`'s return value)."""
     rows = read_csv(run.log)
-    best, epochs = best_epoch(rows), [r for r in rows if r["kind"] == "epoch"]
-    norms = [float(r["step_norm"]) for r in rows if r["kind"] == "batch" and r["step_norm"]]
+    best, epochs = best_epoch(rows), [row for row in rows if row["kind"] == "epoch"]
+    norms = [float(row["step_norm"]) for row in rows if row["kind"] == "batch" and row["step_norm"]]
     return {"run_dir": run.path, "steps": pos.step, "epochs": pos.epoch,
             "best_dev": float(best["dev_mse"]) if best else float("inf"),
             "best_loss": pos.best_dev, "best_bits": float(best["dev_bits"]) if best and best["dev_bits"] else None,
@@ -346,4 +357,4 @@ def _train(dataset_path, cfg, run, resume, progress, attrs, train_set, dev_set, 
             "step_norm_median": float(np.median(norms)) if norms else None,
             "seconds": pos.seconds, "baselines": base, "params": graph.param_count(F, cfg),
             "examples": {"train": train_set.num_examples, "dev": dev_set.num_examples},
-            "samples_per_second": pos.samples / max(pos.seconds, 1e-9), "device": libraries["device"]}
+            "samples_per_second": pos.samples / max(pos.seconds, 1e-9), "device": device}

@@ -24,7 +24,7 @@ from rnnsound.compiled import compile_mode
 from rnnsound.runtime import use_float32
 
 # Functions the tests compile themselves use the package's backend and mode (JAX, with the
-# float32-accumulation rewrite of network.compile_mode; inputs need static shapes). Mixing modes
+# float32-accumulation rewrite of compiled.compile_mode; inputs need static shapes). Mixing modes
 # in one process is avoided: compiling a graph in one mode rewrites shared scan internals that a
 # later compile in another mode then cannot convert. PyTensor's own default, Numba, would also
 # take about a minute per scan to compile.

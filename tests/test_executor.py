@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from rnnsound.sweeps.executor import ExecutorOptions, _jobqueue_cluster
+from rnnsound.sweeps.cluster import ExecutorOptions, _jobqueue_cluster
 from rnnsound.sweeps import Sweep, run_sweep
 from rnnsound.sweeps import main as sweep_main
 from rnnsound.files import read_csv
@@ -42,7 +42,7 @@ def serial(tmp_path_factory):
 
 def _child_of(run):
     for p in psutil.process_iter(["cmdline"]):
-        if "rnnsound.sweeps.executor" in " ".join(p.info["cmdline"] or []) and f'"name": "{run}"' in " ".join(
+        if "rnnsound.sweeps.task" in " ".join(p.info["cmdline"] or []) and f'"name": "{run}"' in " ".join(
             p.info["cmdline"]
         ):
             return p
@@ -147,3 +147,32 @@ def test_a_run_that_fails_for_its_own_reason_is_recorded_not_retried(serial):
     log = open(os.path.join(out, "runs", "learning_rate=1e+30", "run.log")).read()
     assert log.count("--- ") == 1  # not retried
     assert "| learning_rate=1e+30 | failed: training diverged" in open(os.path.join(out, "results.md")).read()
+
+
+def test_a_run_task_given_a_run_another_worker_still_trains_waits_for_it(tmp_path, monkeypatch):
+    """Dask may hand a run to a second worker while the first still trains it (a paused worker it
+    gave up on): the second task waits for the run folder's lock and returns the run's summary,
+    where it used to fail on the lock and record the run as failed."""
+    import functools
+    from rnnsound.files import write_json
+    from rnnsound.interrupts import FolderLock, wait_while_locked
+    from rnnsound.rundir import sweep_run
+    from rnnsound.sweeps import task
+    run = sweep_run(str(tmp_path), "r")
+    os.makedirs(run.path)
+    monkeypatch.setattr(task, "wait_while_locked", functools.partial(wait_while_locked, poll_seconds=0.05))
+    held = threading.Event()
+
+    def the_first_worker():
+        with FolderLock(run.path):
+            held.set()
+            time.sleep(0.5)
+            write_json(run.summary, {"name": "r", "status": "done"})
+    first = threading.Thread(target=the_first_worker)
+    first.start()
+    held.wait()
+    t0 = time.time()
+    got = task.run_task({"out_dir": str(tmp_path), "name": "r", "retries": 2}, {"status": "ok"})
+    first.join()
+    assert got == {"name": "r", "status": "done"} and time.time() - t0 > 0.3
+    assert not os.path.exists(run.failed) and not os.path.exists(run.attempts)

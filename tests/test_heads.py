@@ -356,3 +356,16 @@ def test_generate_count_writes_one_file_per_clip(gmm_run, tmp_path):
     m = [json.load(open(tmp_path / f"c_{i}.metrics.json")) for i in range(2)]
     assert [x["sampling_seed"] for x in m] == [0, 1] and m[0]["seed_index"] + 1 == m[1]["seed_index"]
     assert (tmp_path / "c_1.wav").exists() and not (tmp_path / "c.wav").exists()
+
+
+def test_each_head_is_one_class_in_the_registry_and_no_other_module_asks_which_head():
+    """A new head is a subclass of heads.Head and a line in heads.REGISTRY: the rest of the package
+    asks the head (heads.of(cfg)), never compares cfg.output with a name."""
+    import pathlib
+    import re
+    assert set(heads.REGISTRY) == set(heads.HEADS)
+    assert all(issubclass(c, heads.Head) and isinstance(heads.of(cfg_for(n)), c) for n, c in heads.REGISTRY.items())
+    root = pathlib.Path(heads.__file__).parent
+    asks = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py") if p.name != "heads.py"
+            for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\.output\s*(==|!=|in\b)", line)]
+    assert asks == []

@@ -10,7 +10,7 @@ import pytest
 
 from rnnsound.files import read_csv
 from rnnsound.sweeps import main as sweep_main
-from rnnsound.sweeps.executor import ExecutorOptions, _import_jobqueue
+from rnnsound.sweeps.cluster import ExecutorOptions, _import_jobqueue
 
 from test_executor import TINY3, numbers, serial, sweep_in_thread  # noqa: F401 (serial: the fixture)
 

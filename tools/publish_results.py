@@ -50,9 +50,11 @@ def publish(src, dest):
                 shutil.copyfile(os.path.join(here, name), os.path.join(there, name))
         samples = os.path.join(here, "samples")
         for clip in sorted(os.listdir(samples)) if os.path.isdir(samples) else []:
-            if clip.endswith(".wav"):
-                audio, rate = sf.read(os.path.join(samples, clip))
-                sf.write(os.path.join(there, clip[:-4] + ".opus"), audio, rate, format="OGG", subtype="OPUS")
+            wav, opus = os.path.join(samples, clip), os.path.join(there, clip[:-4] + ".opus")
+            # Ogg streams carry a random serial number: re-encoding an unchanged clip changes its bytes
+            if clip.endswith(".wav") and not (os.path.exists(opus) and os.path.getmtime(opus) > os.path.getmtime(wav)):
+                audio, rate = sf.read(wav)
+                sf.write(opus, audio, rate, format="OGG", subtype="OPUS")
         last = os.path.join(here, "last.h5")
         config = os.path.join(here, "config.json")
         if os.path.exists(last) and os.path.exists(config):

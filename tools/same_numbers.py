@@ -4,8 +4,8 @@ Runs the same small jobs through the `rnnsound` command line (which every versio
 checkout of REV and in this tree, then compares what they wrote: every array of best.h5 and
 last.h5, log.csv (less its wall-clock column), the generated WAV files and their metrics (less
 timings). Jobs: GRU, LSTM, chunked backprop (bptt_chunk=5 of L=20), the committed-code bug
-(recur_axis=batch), and the gmm and mulaw output heads; each generates 1 s in every mode (the
-likelihood heads at temperature 1, with a sampling seed). About 5 minutes on 2 cores (48 short
+(recur_axis=batch), and the gmm, mulaw and tier output heads; each generates 1 s in every mode (the
+likelihood heads at temperature 1, with a sampling seed). About 6 minutes on 2 cores (56 short
 processes, each compiling).
 
   python tools/same_numbers.py main          # this tree against main's last commit
@@ -33,6 +33,7 @@ JOBS = {  # run name -> train options
     "batch_axis": ["--set", "recur_axis=batch"],
     "gmm": ["--set", "output=gmm"],
     "mulaw": ["--set", "output=mulaw"],
+    "tier": ["--set", "output=tier", "--set", "tier_dim=8", "--set", "tier_context=4"],
 }
 VOLATILE_METRICS = {"run_dir"}       # the run folder's absolute path
 VOLATILE_ATTRS = {"@seconds", "@sha256"}  # a checkpoint's wall time, and its digest (which covers it)

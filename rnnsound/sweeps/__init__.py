@@ -5,7 +5,9 @@ Modules, each importing only those above it:
   run       one run: prepare its dataset, train, generate its clips, write summary.json
   report    results.csv / results.md / clips.md and plots from a sweep's run folders
   plan      --plan: every run's examples, updates, time and memory, nothing trained
-  executor  the runs on a Dask cluster (local workers, a scheduler, Slurm/PBS/SGE)
+  cluster   where the runs go: options, and starting a Dask cluster (local workers, a scheduler, Slurm/PBS/SGE)
+  task      a worker's tasks: prepare a dataset, train and measure a run in a child process
+  executor  the runs on that cluster
   sweep     run_sweep: every run of a sweep, serially or on Dask, then the report
   cli       the command line every experiments/ script shares
 """

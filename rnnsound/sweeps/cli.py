@@ -10,7 +10,7 @@ from ..config import TrainConfig, parse_assignments
 from ..errors import UserError
 from ..interrupts import SIGNALS, stop_now
 from ..runtime import exit_status, quiet_known_warnings
-from .executor import CLUSTERS, ExecutorOptions
+from .cluster import CLUSTERS, ExecutorOptions
 from .plan import plan_sweep
 from .sweep import run_sweep
 

@@ -18,7 +18,6 @@
 - dataset_gb: what a self-contained copy of the run's dataset would take (`prepare --copy`); a
   sweep's datasets are views onto the song stored once, whose size the plan prints.
 """
-import csv
 import json
 import math
 import os
@@ -27,10 +26,10 @@ import time
 import numpy as np
 
 from .. import graph
-from ..atomic import atomic_path
 from ..compiled import Network, bytes_per_step, chunk_length
 from ..config import TrainConfig, configs, with_overrides
 from ..errors import UserError
+from ..files import write_csv, write_json
 from ..prepare import split_layout, too_short_message
 from ..runtime import machine
 from ..song import as_song
@@ -104,8 +103,7 @@ class StepTimes:
     def _save(self):
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            with atomic_path(self.path) as tmp, open(tmp, "w") as f:
-                json.dump(self.cache, f, indent=1, sort_keys=True)
+            write_json(self.path, self.cache, indent=1)
         except (OSError, UserError):
             pass  # a read-only home: the plan still works, it only measures again next time
 
@@ -174,10 +172,7 @@ def plan_sweep(
     times = StepTimes(remeasure, progress)
     rows = [plan_run(name, run_overrides(sweep, extra, epochs, variant), n, times)
             for name, variant in select(sweep, only)]
-    with atomic_path(os.path.join(out_dir, "plan.csv")) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(os.path.join(out_dir, "plan.csv"), FIELDS, ([r.get(k, "") for k in FIELDS] for r in rows))
     if progress:
         marked = set(sweep.marked)
         print(f"{sweep.title}: {len(rows)} runs on {song.label}, {epochs} epochs")

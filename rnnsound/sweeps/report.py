@@ -2,14 +2,12 @@
 results.csv and results.md (a row per run: settings, losses against the baselines, clip metrics;
 runs not done show why), clips.csv and clips.md (a row per clip), curves.png and summary.png.
 """
-import csv
 import json
 import os
 
 from .. import listen, plots
-from ..atomic import atomic_path
 from ..errors import UserError
-from ..files import NUMBER, read_csv, read_json
+from ..files import NUMBER, read_csv, read_json, write_csv, write_text
 from ..rundir import sweep_run
 
 
@@ -161,12 +159,9 @@ def report(out_dir):
         marked = set(meta["marked"])
         columns.insert(1, (meta["mark"], lambda s: "yes" if s["name"] in marked else ""))
     header = [h for h, _ in columns]
-    with atomic_path(os.path.join(out_dir, "results.csv")) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header + ["status", "reason"])
-        for s in summaries:
-            w.writerow([get(s) for _, get in columns] + [s["status"], ""] if s["status"] == "done"
-                       else [s["name"]] + [""] * (len(header) - 1) + [s["status"], s.get("reason", "")])
+    write_csv(os.path.join(out_dir, "results.csv"), header + ["status", "reason"],
+              ([get(s) for _, get in columns] + [s["status"], ""] if s["status"] == "done"
+               else [s["name"]] + [""] * (len(header) - 1) + [s["status"], s.get("reason", "")] for s in summaries))
     commits = sorted({s["commit"] for s in done if s.get("commit")})
     machines = sorted({s["machine"] for s in done if s.get("machine")})
     made = ("Made with " + "; ".join(f"`{c}`" for c in meta.get("commands", [])) if meta.get("commands") else "") + \
@@ -189,8 +184,7 @@ def report(out_dir):
     for s in summaries:
         if s["status"] != "done":
             lines.append(f"| {s['name']} | {s['status']}: {s.get('reason', '')} |" + " |" * (len(header) - 2))
-    with atomic_path(os.path.join(out_dir, "results.md")) as tmp, open(tmp, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text(os.path.join(out_dir, "results.md"), "\n".join(lines) + "\n")
     write_clips_table(out_dir, meta["title"], done)
     if done:
         plots.sweep_curves({s["name"]: read_csv(sweep_run(out_dir, s["name"]).log) for s in done},
@@ -222,13 +216,11 @@ def write_clips_table(out_dir, title, done):
     rows = [[get(s, {**s[c["key"]], "mode": c["mode"]}) for _, get in CLIP_COLUMNS]
             for s in done for c in s.get("clips", [{"key": m, "mode": m} for m in ("stateful", "blog")])]
     header = [h for h, _ in CLIP_COLUMNS]
-    with atomic_path(os.path.join(out_dir, "clips.csv")) as tmp, open(tmp, "w", newline="") as f:
-        csv.writer(f).writerows([header] + rows)
+    write_csv(os.path.join(out_dir, "clips.csv"), header, rows)
     lines = [f"# {title}: every clip", "", "One row per generated clip (rnnsound.metrics): T = temperature (0 = the "
              "head's mean); " + METRICS_LEGEND, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
-    with atomic_path(os.path.join(out_dir, "clips.md")) as tmp, open(tmp, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text(os.path.join(out_dir, "clips.md"), "\n".join(lines) + "\n")
 
 
 def read_plan(path):

@@ -11,8 +11,9 @@ import os
 import socket
 import time
 
+from .. import heads
 from ..baselines import lpc_bits
-from ..config import configs
+from ..config import CLIP_SECONDS, configs
 from ..errors import Interrupted, SongTooShort, UserError
 from ..files import read_json, write_json
 from ..generate import generate
@@ -46,7 +47,7 @@ def clip_key(mode, temperature):
 
 def blog_frames(cfg, F, L, n_frames):
     """The most frames, up to n_frames, a blog clip makes within BLOG_BUDGET (at least one)."""
-    cost = 1 + SAMPLE_STEP_COST * F if cfg.output == "tier" else 1            # network steps per frame step
+    cost = 1 + SAMPLE_STEP_COST * F if heads.of(cfg).draws_each_sample else 1            # network steps per frame step
     budget = {k: int(v / cost) for k, v in BLOG_BUDGET.items()}
     lanes = min(n_frames, budget["lanes"] // L - L + 1)
     if uses_lanes(cfg, L, lanes):
@@ -70,7 +71,7 @@ def prepare_once(song, path, dcfg):
     return None
 
 
-def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, temperatures=(None,)):
+def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=CLIP_SECONDS, temperatures=(None,)):
     """Train and measure one run of a sweep; returns its summary (also written as summary.json).
     Clips: stateful and blog, at each of `temperatures` (None: the output head's default)."""
     run = sweep_run(out_dir, name)
@@ -114,7 +115,7 @@ def record_failure(out_dir, name, overrides, reason):
     return summary
 
 
-def run_or_record(name, overrides, song, out_dir, progress=True, clip_seconds=30.0, temperatures=(None,)):
+def run_or_record(name, overrides, song, out_dir, progress=True, clip_seconds=CLIP_SECONDS, temperatures=(None,)):
     """`run_one`, except that a run failing for its own reason (a diverged loss, a setting its data
     cannot serve: a UserError) is recorded in its failed.json and returned as failed, so the sweep
     goes on, serially as on Dask; Ctrl-C and SIGTERM still stop it."""

@@ -13,7 +13,7 @@ from .. import heads
 from ..config import DataConfig, configs, split_overrides
 from ..errors import UserError
 from ..files import read_json
-from ..rundir import sweep_run
+from ..rundir import RunFolder, sweep_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +70,7 @@ def run_settings(overrides, song):
 
 def check_run_folder(run_dir, overrides, song):
     """Refuse to reuse a run folder made with other settings: its results would be labelled wrongly."""
-    path = os.path.join(run_dir, "settings.json")
+    path = RunFolder(run_dir).settings
     if not os.path.exists(path):
         return
     old, new = read_json(path, {"overrides": dict, "song": str}), run_settings(overrides, song)

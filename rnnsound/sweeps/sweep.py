@@ -3,11 +3,11 @@ a Dask cluster, then its tables. The tables list every run of the sweep, those n
 import os
 import time
 
-from ..config import TrainConfig
+from ..config import CLIP_SECONDS, TrainConfig
 from ..errors import UserError
 from ..files import read_json, write_json
 from ..song import as_song
-from .executor import run_distributed
+from .executor import sweep_on_dask
 from .report import report
 from .run import run_or_record
 from .spec import make_out_dir, run_name, run_overrides, select, validate_runs
@@ -20,14 +20,14 @@ def run_sweep(
     epochs=TrainConfig.epochs,
     extra=None,
     progress=True,
-    clip_seconds=30.0,
+    clip_seconds=CLIP_SECONDS,
     only=None,
     executor=None,
     command=None,
 ):
     """Every run of `sweep` (or those matching the glob `only`; skipping finished ones), then the
     tables and plots. `song`: a path, an EmbeddedSong, or None for the default song. `executor`
-    (rnnsound.sweeps.executor.ExecutorOptions) runs them on a Dask cluster; None: serially here.
+    (rnnsound.sweeps.cluster.ExecutorOptions) runs them on a Dask cluster; None: serially here.
     `command` (the command line that ran it) joins the earlier ones in sweep.json, for the tables
     to name."""
     song, extra = as_song(song), dict(extra or {})
@@ -46,7 +46,7 @@ def run_sweep(
     started = time.time()
     runs = [(name, run_overrides(sweep, extra, epochs, variant)) for name, variant in runs]
     if executor is not None and executor.distributed:
-        run_distributed(runs, song, out_dir, clip_seconds, executor, progress, sweep.temperatures)
+        sweep_on_dask(runs, song, out_dir, clip_seconds, executor, progress, sweep.temperatures)
     else:
         for name, overrides in runs:
             run_or_record(name, overrides, song, out_dir, progress, clip_seconds, sweep.temperatures)

@@ -39,6 +39,8 @@ ORDER = [  # bottom to top: a module may import only modules before it
     "sweeps.report",
     "sweeps.plan",
     "sweeps.job",
+    "sweeps.cluster",
+    "sweeps.task",
     "sweeps.executor",
     "sweeps.sweep",
     "sweeps.cli",

@@ -1,4 +1,5 @@
-"""The compiled network against the numpy reference; gradients against finite differences."""
+"""The compiled network (rnnsound.compiled, and the graph, cells and optimiser it compiles) against the
+numpy reference; gradients against finite differences."""
 import functools
 
 import numpy as np
@@ -200,7 +201,7 @@ def test_overfits_a_tiny_periodic_signal():
 
 @pytest.mark.parametrize("cell,chunk", [("gru", 0), ("lstm", 3)])
 def test_compile_rewrites_leave_the_numbers_bit_identical(cell, chunk):
-    """The JAX mode's float32-accumulation rewrite (network.compile_mode) removes the float64
+    """The JAX mode's float32-accumulation rewrite (compiled.compile_mode) removes the float64
     astypes JAX warned about and must not change a bit: a few steps with and without it."""
     import warnings
     from pytensor.compile.mode import get_mode

@@ -8,7 +8,7 @@ it is measured on: best dev MSE, the last epoch's train MSE (the mean over its b
 Blocks' training monitor reported it), the linear baseline on dev; and the median norm of the
 optimiser's step before her clip at 1.0, and the run's wall time.
 
-  python experiments/her_scale_table.py results/her_scale_wesnoth results/her_scale_ambient
+  python tools/her_scale_table.py results/her_scale_wesnoth results/her_scale_ambient
 """
 import argparse
 import os
@@ -16,10 +16,10 @@ import sys
 
 import numpy as np
 
-from rnnsound.streams import SequentialScheme, SongDataset
 from rnnsound.files import read_csv, read_json
-
-HERS = {(1000, 100): ("train 0.056 -> 0.033 (0.59)", 0.59, 390), (4000, 50): ("dev 0.0561 -> 0.0504 (0.90)", 0.90, 210)}
+from rnnsound.rundir import sweep_run
+from rnnsound.streams import SequentialScheme, SongDataset
+from rnnsound.sweeps.report import her_figure
 
 
 def train_variance(dataset):
@@ -31,30 +31,37 @@ def train_variance(dataset):
     return total / (train.num_examples * np.prod(train.attrs["shape"][1:]))
 
 
+def last_train_ratio(run, epochs):
+    """The last epoch's train MSE over the train split's variance; n/a where the run's dataset is not
+    here (a published record keeps no config.json or dataset)."""
+    dataset = read_json(run.config, {"dataset": str})["dataset"] if os.path.exists(run.config) else None
+    if not dataset or not os.path.exists(dataset):
+        return "n/a"
+    return f"{float(epochs[-1]['train_mse']) / train_variance(dataset):.3f}"
+
+
 def rows(folder):
     meta = read_json(os.path.join(folder, "sweep.json"))
     for name in meta["runs"]:
-        run = os.path.join(folder, "runs", name)
-        if not os.path.exists(os.path.join(run, "summary.json")):
+        run = sweep_run(folder, name)
+        if not os.path.exists(run.summary):
             continue
-        s = read_json(os.path.join(run, "summary.json"))
+        s = read_json(run.summary)
         if s["status"] != "done":
             continue
-        config = read_json(os.path.join(run, "config.json"))
-        epochs = [r for r in read_csv(os.path.join(run, "log.csv")) if r["kind"] == "epoch"]
+        epochs = [r for r in read_csv(run.log) if r["kind"] == "epoch"]
         zero = s["baselines"]["zero"]
         wall = s["train_seconds"] + sum(s[m]["wall_seconds"] for m in ("stateful", "blog"))
-        her = HERS.get((s["frame_size"], s["seq_len"]), ("", None, None))
         yield [
             meta["song"],
             f"{s['frame_size']}/{s['seq_len']}",
             "committed bug" if s["recur_axis"] == "batch" else "intended",
-            her[0],
+            her_figure(s),
             f"{s['examples']['train']}/{s['examples']['dev']}",
             str(s["steps"]),
             f"{zero:.4f}",
             f"{s['best_dev'] / zero:.3f}",
-            f"{float(epochs[-1]['train_mse']) / train_variance(config['dataset']):.3f}",
+            last_train_ratio(run, epochs),
             f"{s['baselines']['linear'] / zero:.3f}",
             f"{s.get('step_norm_median') or float('nan'):.3g}",
             f"{s['stateful']['end_level_db']:.1f}",
