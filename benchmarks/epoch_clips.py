@@ -9,7 +9,6 @@ worst case), and the whole run's time, which adds the generator's one compile.
 """
 import argparse
 import os
-import platform
 import tempfile
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from rnnsound.config import DataConfig, TrainConfig
 from rnnsound.files import read_csv
 from rnnsound.prepare import prepare
+from rnnsound.runtime import code_version, machine
 from rnnsound.train import train
 
 
@@ -33,7 +33,7 @@ def main():
     a = ap.parse_args()
     lines = [f"# {__doc__.splitlines()[0]}",
              f"# command: python benchmarks/epoch_clips.py --epochs {a.epochs} --repeats {a.repeats}",
-             f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; demo setting, "
+             f"# machine: {machine()}; commit {code_version()}; demo setting, "
              "3 s stateful clips"]
     print("\n".join(lines), flush=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,6 @@ above 1 the check refuses before the machine runs out; its size says how much it
 """
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import tempfile
 from rnnsound.config import TrainConfig
 from rnnsound.generate import memory_needed
 from rnnsound.generator import GENERATION_MODES
+from rnnsound.runtime import code_version, machine
 
 RATE = 16000
 
@@ -47,7 +47,7 @@ def main():
     lines = [f"# {__doc__.splitlines()[0]}",
              f"# command: python benchmarks/generate_memory.py --frame-size {F} --seq-len {L} --seconds {a.seconds} "
              f"--heads {a.heads}",
-             f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; F={F}, L={L}, H=256, "
+             f"# machine: {machine()}; commit {code_version()}; F={F}, L={L}, H=256, "
              "one clip (--count 1)",
              f"{'head':5s} {'mode':9s} {'T':>3s} {'seconds':>7s} {'peak GB':>8s} {'estimate GB':>11s} {'margin':>6s}"]
     print("\n".join(lines), flush=True)
