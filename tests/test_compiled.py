@@ -136,7 +136,7 @@ def test_gradient_against_finite_differences(cell, fold):
             assert abs(g[i] - numeric) <= 2e-3 * abs(numeric) + 2e-6, (name, i, g[i], numeric)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", ["gru", pytest.param("lstm", marks=pytest.mark.heavy)])
 def test_chunked_backprop_equals_the_fused_step(cell):
     cfg = TrainConfig(cell=cell, hidden=6)
     p = random_params(cfg)
@@ -199,7 +199,7 @@ def test_overfits_a_tiny_periodic_signal():
     assert net.evaluate(x, y)[1] / x.size < 0.02 * first
 
 
-@pytest.mark.parametrize("cell,chunk", [("gru", 0), ("lstm", 3)])
+@pytest.mark.parametrize("cell,chunk", [("gru", 0), pytest.param("lstm", 3, marks=pytest.mark.heavy)])
 def test_compile_rewrites_leave_the_numbers_bit_identical(cell, chunk):
     """The JAX mode's float32-accumulation rewrite (compiled.compile_mode) removes the float64
     astypes JAX warned about and must not change a bit: a few steps with and without it."""

@@ -315,6 +315,7 @@ def test_late_or_wrong_messages_are_early_and_right(capsys, run, tmp_path):
         assert not os.path.exists(out)                                  # refused before preparing anything
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_values_read_back_from_log_and_summary_are_checked(capsys, run, tmp_path):
     run_dir, _, _ = run
     log = os.path.join(run_dir, "log.csv")

@@ -27,7 +27,7 @@ def expected_clip(dataset, cfg, params, seconds, temperature):
     return denormalise(frames.reshape(-1)[:n], norm_of(attrs))
 
 
-@pytest.mark.parametrize("output, temperature", [("mse", 0.0), ("gmm", 1.0)])
+@pytest.mark.parametrize("output, temperature", [("mse", 0.0), pytest.param("gmm", 1.0, marks=pytest.mark.heavy)])
 def test_each_clip_is_the_weights_of_its_epoch_and_training_is_unchanged(tiny_dataset, tmp_path, output, temperature):
     cfg = dataclasses.replace(SMALL, epochs=2, output=output)
     train(tiny_dataset, cfg, str(tmp_path / "plain"), progress=False)
@@ -44,6 +44,7 @@ def test_each_clip_is_the_weights_of_its_epoch_and_training_is_unchanged(tiny_da
     assert not np.array_equal(first, got)                                  # epoch 1's weights made another clip
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_every_n_epochs_and_resume_keeps_the_clips(tiny_dataset, tmp_path):
     run = str(tmp_path / "run")
     train(tiny_dataset, dataclasses.replace(SMALL, epochs=4), run, progress=False, sample_every=2, sample_seconds=0.1)

@@ -136,6 +136,7 @@ def test_conflicting_executor_options_are_refused(tmp_path, capsys):
     assert "one of --workers" in capsys.readouterr().err
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_a_run_that_fails_for_its_own_reason_is_recorded_not_retried(serial):
     song, _, root = serial
     bad = Sweep(name="bad", title="Bad", base={"hidden": 4, "frame_size": 8, "seq_len": 10, "step_clip": 0},

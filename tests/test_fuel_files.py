@@ -46,6 +46,7 @@ def values(dataset):
     return np.round(x[:, 0, 0] * N).astype(int).tolist(), np.round(y[:, 0, 0] * N - 0.5).astype(int).tolist()
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_a_plain_fuel_file_with_train_and_valid_slices_trains_and_generates(tmp_path, capsys):
     path = fuel_file(tmp_path / "plain.hdf5", slices({"train": (0, 30), "valid": (30, 40)}))
     for memory in (True, False):

@@ -319,6 +319,7 @@ def test_a_briefly_trained_gmm_clip_keeps_playing(gmm_run, tmp_path, capsys):
     assert capsys.readouterr().out == ""                # -q: nothing printed
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_input_noise_is_seeded_and_changes_training(tiny_dataset, tmp_path):
     from rnnsound import checkpoint
     from rnnsound.train import train

@@ -159,6 +159,7 @@ def tier_run(tmp_path_factory):
     return train_on_chord(tmp_path_factory.mktemp("tier"), cfg)
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_a_trained_tier_run_logs_bits_and_generates_in_every_mode(tier_run, tmp_path):
     from rnnsound.cli import main
     run, summary = tier_run
@@ -170,6 +171,7 @@ def test_a_trained_tier_run_logs_bits_and_generates_in_every_mode(tier_run, tmp_
         assert m["output_head"] == "tier" and m["temperature"] == 1.0 and m["sampling_seed"] == 3
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_chunked_backprop_and_evaluation_equal_the_fused_step():
     """Each frame's context comes from its own input frame, so backprop in chunks of frames gives
     the fused step's update, and evaluate's sums are the step's loss."""

@@ -67,7 +67,8 @@ def _same_run(a_dir, b_dir):
     assert logs[0] == logs[1]
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130),
+                                          pytest.param(signal.SIGTERM, 143, marks=pytest.mark.heavy)])
 def test_a_signal_after_an_update_saves_that_step_and_resume_equals_an_uninterrupted_run(
         tiny_dataset, tmp_path, monkeypatch, signum, code):
     train(tiny_dataset, SMALL, str(tmp_path / "whole"), progress=False)

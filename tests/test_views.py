@@ -78,6 +78,7 @@ def test_a_changed_song_is_a_new_store(tmp_path):
         assert a.attrs["source_sha256"] != b.attrs["source_sha256"]
 
 
+@pytest.mark.heavy  # the fast tier (-m "not slow and not heavy") leaves it to the full run
 def test_training_from_a_view_equals_training_from_a_copy(song_wav, tmp_path):
     cfg = DataConfig(frame_size=8, seq_len=10, train_fraction=0.8)
     tcfg = TrainConfig(hidden=4, epochs=2, batch_size=16)
