@@ -24,7 +24,7 @@ def sweep(tmp_path_factory):
     folder = tmp_path_factory.mktemp("listen")
     sf.write(folder / "chord.wav", chord(3.0), 16000, subtype="PCM_16")
     out = str(folder / "sweep")
-    run_sweep(TWO, out, song=str(folder / "chord.wav"), epochs=1, clip_seconds=0.5, progress=False)
+    run_sweep(TWO, out, song=str(folder / "chord.wav"), epochs=1, clip_seconds=0.5, progress=False, sample_every=1)
     return out
 
 
@@ -49,6 +49,8 @@ def test_a_sweeps_page_plays_every_clip_and_the_song_in_a_browser(sweep):
     for src, seconds in clips.items():
         assert abs(played[src] - seconds) < 0.01, src
     assert played["song/song.wav"] > 1 and all(width > 0 for _, width in result["images"])
+    epoch_clips = [f"runs/{run}/epoch_clips/epoch_001.wav" for run in os.listdir(os.path.join(sweep, "runs"))]
+    assert all(abs(played[src] - 3.0) < 0.01 for src in epoch_clips)           # a sweep's --sample-every
     assert len(result["images"]) == 5 and result["console"] == []               # curves and four clip pictures
 
 
@@ -64,8 +66,8 @@ def test_a_run_folders_page(sweep, capsys):
     run = os.path.join(sweep, "runs", "frame_size=16_seq_len=5")
     assert main(["report", run]) == 0 and "listening page" in capsys.readouterr().out
     result = check_page(os.path.join(run, "index.html"))
-    assert sorted(src for src, _ in result["audio"]) == ["samples/blog.wav", "samples/stateful.wav", "song/seed.wav",
-                                                          "song/song.wav"]
+    assert sorted(src for src, _ in result["audio"]) == ["epoch_clips/epoch_001.wav", "samples/blog.wav",
+                                                          "samples/stateful.wav", "song/seed.wav", "song/song.wav"]
     assert all(seconds > 0 for _, seconds in result["audio"]) and result["console"] == []
 
 

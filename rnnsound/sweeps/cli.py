@@ -64,6 +64,8 @@ def build_parser(sweep):
     p.add_argument(
         "--remeasure", action="store_true", help="with --plan: time the steps again instead of using the cache"
     )
+    p.add_argument("--sample-every", type=int, default=0, metavar="N", help="a 3 s clip in each run folder after every "
+                   "N epochs (epoch_clips/), played in order on the listening page (default 0: none)")
     p.add_argument("-q", "--quiet", action="store_true")
     add_executor_options(p)
     return p
@@ -96,7 +98,7 @@ def _run(sweep, args):
         plan_sweep(sweep, args.out, song, epochs, extra, args.only, args.remeasure)
     else:
         run_sweep(sweep, args.out, song, epochs, extra, progress=not args.quiet, only=args.only, executor=executor,
-                  command=command_line())
+                  command=command_line(), sample_every=args.sample_every)
 
 
 def main(sweep, argv=None):

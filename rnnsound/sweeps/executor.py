@@ -40,7 +40,7 @@ from .run import dataset_path, failed_summary
 from .task import prepare_task, run_task
 
 
-def sweep_on_dask(runs, song, out_dir, clip_seconds, opts, progress=True, temperatures=(None,)):
+def sweep_on_dask(runs, song, out_dir, clip_seconds, opts, progress=True, temperatures=(None,), sample_every=0):
     """Every (name, overrides) of `runs` on the Dask cluster of `opts`; returns their summaries."""
     from dask.distributed import wait
     opts.validate()
@@ -63,7 +63,8 @@ def sweep_on_dask(runs, song, out_dir, clip_seconds, opts, progress=True, temper
                 prepares[data] = client.submit(prepare_task, song_json, data, overrides,
                                                key=f"prepare-{os.path.basename(data)}", retries=opts.retries)
             spec = {"name": name, "overrides": overrides, "song": song_json, "out_dir": os.path.abspath(out_dir),
-                    "clip_seconds": clip_seconds, "temperatures": list(temperatures), "threads": threads,
+                    "clip_seconds": clip_seconds, "temperatures": list(temperatures), "sample_every": sample_every,
+                    "threads": threads,
                     "retries": opts.retries}
             futures.append(client.submit(run_task, spec, prepares[data], key=f"run-{name}", retries=ENDLESS,
                                          resources=resources, pure=False))

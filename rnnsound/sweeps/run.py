@@ -71,9 +71,11 @@ def prepare_once(song, path, dcfg):
     return None
 
 
-def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=CLIP_SECONDS, temperatures=(None,)):
+def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=CLIP_SECONDS, temperatures=(None,),
+            sample_every=0):
     """Train and measure one run of a sweep; returns its summary (also written as summary.json).
-    Clips: stateful and blog, at each of `temperatures` (None: the output head's default)."""
+    Clips: stateful and blog, at each of `temperatures` (None: the output head's default); with
+    `sample_every` N, a short clip after every N epochs too (rnnsound.epoch_clips)."""
     run = sweep_run(out_dir, name)
     check_run_folder(run.path, overrides, song)
     if os.path.exists(run.summary):
@@ -93,7 +95,7 @@ def run_one(name, overrides, song, out_dir, progress=True, clip_seconds=CLIP_SEC
         return summary
     if progress:
         print(f"[{name}] training ({tcfg.epochs} epochs)")
-    s = train(data, tcfg, run.path, resume=os.path.exists(run.last), progress=progress)
+    s = train(data, tcfg, run.path, resume=os.path.exists(run.last), progress=progress, sample_every=sample_every)
     summary = describe_run(name, overrides)
     summary.update({k: s[k] for k in ("params", "steps", "best_dev", "best_bits", "samples_per_second", "baselines",
                                       "examples", "final_dev", "step_norm_median", "device")},
@@ -115,12 +117,13 @@ def record_failure(out_dir, name, overrides, reason):
     return summary
 
 
-def run_or_record(name, overrides, song, out_dir, progress=True, clip_seconds=CLIP_SECONDS, temperatures=(None,)):
+def run_or_record(name, overrides, song, out_dir, progress=True, clip_seconds=CLIP_SECONDS, temperatures=(None,),
+                  sample_every=0):
     """`run_one`, except that a run failing for its own reason (a diverged loss, a setting its data
     cannot serve: a UserError) is recorded in its failed.json and returned as failed, so the sweep
     goes on, serially as on Dask; Ctrl-C and SIGTERM still stop it."""
     try:
-        return run_one(name, overrides, song, out_dir, progress, clip_seconds, temperatures)
+        return run_one(name, overrides, song, out_dir, progress, clip_seconds, temperatures, sample_every)
     except Interrupted:
         raise
     except UserError as e:

@@ -4,6 +4,7 @@ import os
 import time
 
 from ..config import CLIP_SECONDS, TrainConfig
+from ..epoch_clips import SECONDS, EpochClips
 from ..errors import UserError
 from ..files import read_json, write_json
 from ..song import as_song
@@ -24,12 +25,14 @@ def run_sweep(
     only=None,
     executor=None,
     command=None,
+    sample_every=0,
 ):
     """Every run of `sweep` (or those matching the glob `only`; skipping finished ones), then the
     tables and plots. `song`: a path, an EmbeddedSong, or None for the default song. `executor`
     (rnnsound.sweeps.cluster.ExecutorOptions) runs them on a Dask cluster; None: serially here.
     `command` (the command line that ran it) joins the earlier ones in sweep.json, for the tables
-    to name."""
+    to name. `sample_every` N writes a short clip into each run folder after every N epochs."""
+    EpochClips.check(sample_every, SECONDS)
     song, extra = as_song(song), dict(extra or {})
     runs = select(sweep, only)
     validate_runs(sweep, extra, epochs, runs, out_dir, song)
@@ -46,10 +49,10 @@ def run_sweep(
     started = time.time()
     runs = [(name, run_overrides(sweep, extra, epochs, variant)) for name, variant in runs]
     if executor is not None and executor.distributed:
-        sweep_on_dask(runs, song, out_dir, clip_seconds, executor, progress, sweep.temperatures)
+        sweep_on_dask(runs, song, out_dir, clip_seconds, executor, progress, sweep.temperatures, sample_every)
     else:
         for name, overrides in runs:
-            run_or_record(name, overrides, song, out_dir, progress, clip_seconds, sweep.temperatures)
+            run_or_record(name, overrides, song, out_dir, progress, clip_seconds, sweep.temperatures, sample_every)
     report(out_dir)
     if progress:
         print(f"{sweep.name}: {len(runs)} runs in {time.time() - started:.0f} s; tables in "

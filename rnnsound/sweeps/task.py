@@ -136,7 +136,8 @@ def _child(spec):
     quiet_known_warnings()
     try:
         run_one(spec["name"], spec["overrides"], songs.from_json(spec["song"]), spec["out_dir"], progress=True,
-                clip_seconds=spec["clip_seconds"], temperatures=tuple(spec.get("temperatures", [None])))
+                clip_seconds=spec["clip_seconds"], temperatures=tuple(spec.get("temperatures", [None])),
+                sample_every=spec.get("sample_every", 0))
     except Interrupted as e:
         print(f"stopped: {e}", flush=True)
         return e.exit_code
