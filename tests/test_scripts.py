@@ -28,7 +28,7 @@ TINY_RUNS = {
                           "--lanes-only"],
     "profile_step.py": ["--frames", "40", "--repeats", "1"],
     "fold_input_map.py": ["--cell", "gru", "--frames", "40", "--repeats", "1"],
-    "song_store.py": ["--out", "{tmp}", "--minutes", "0.1"],
+    "song_store.py": ["--out", "{tmp}", "--minutes", "3"],  # the shortest song (4000, 50) fits
 }
 
 
