@@ -78,6 +78,8 @@ LISTEN_SECTIONS = [
     ("frame_size_ambient", "Frame size at her length (L=100, GRU), ambient song", ("stateful",), "ambient.opus"),
     ("cells_ambient", "LSTM against GRU, and her committed model, at her length, ambient song", ("stateful",),
      "ambient.opus"),
+    ("cells_ambient_hop39", "LSTM against GRU at (4000, 50) with windows every 39 frames (1025 examples), her length",
+     ("stateful",), "ambient.opus"),
     ("lstm_vs_gru_etude", "LSTM against GRU, étude", ("stateful", "blog"), "etude.opus"),
     ("frame_size_etude", "Frame size (L=100), étude", ("stateful", "blog"), "etude.opus"),
     ("committed_code_ablation_etude", "Her committed bug against the intended model, étude", ("stateful",),
