@@ -92,12 +92,18 @@ def sweep_on_dask(runs, song, out_dir, clip_seconds, opts, progress=True, temper
                 bar.set_postfix(running=running, failed=sum(s["status"] == "failed" for s in summaries.values()))
                 if jobs is not None and pending:
                     jobs.check()
-        for s in summaries.values():
-            run = sweep_run(out_dir, s["name"])
-            if s["status"] == "failed" and not os.path.exists(run.failed):  # retries used up: record why
-                write_json(run.failed, s)
+        _record_used_up(out_dir, summaries.values())
         return [summaries[f.key] for f in futures]
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _record_used_up(out_dir, summaries):
+    """failed.json, saying why, of each run whose retries were used up (a run that failed for its
+    own reason wrote its own)."""
+    for s in summaries:
+        run = sweep_run(out_dir, s["name"])
+        if s["status"] == "failed" and not os.path.exists(run.failed):
+            write_json(run.failed, s)
