@@ -150,6 +150,18 @@ def test_a_run_that_fails_for_its_own_reason_is_recorded_not_retried(serial):
     assert "| learning_rate=1e+30 | failed: training diverged" in open(os.path.join(out, "results.md")).read()
 
 
+@pytest.mark.heavy
+def test_clips_while_training_reach_the_run_folders_on_dask(serial):
+    """`--sample-every` travels with the run's spec to the worker's child process."""
+    song, _, root = serial
+    one = Sweep(name="one", title="One", base={"hidden": 4, "frame_size": 8, "seq_len": 10}, variants=({},))
+    out = str(root / "clips")
+    run_sweep(one, out, song=song, epochs=2, clip_seconds=0.2, progress=False, executor=ExecutorOptions(workers=1),
+              sample_every=1)
+    [run] = os.listdir(os.path.join(out, "runs"))
+    assert sorted(os.listdir(os.path.join(out, "runs", run, "epoch_clips"))) == ["epoch_001.wav", "epoch_002.wav"]
+
+
 def test_a_run_task_given_a_run_another_worker_still_trains_waits_for_it(tmp_path, monkeypatch):
     """Dask may hand a run to a second worker while the first still trains it (a paused worker it
     gave up on): the second task waits for the run folder's lock and returns the run's summary,
