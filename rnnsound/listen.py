@@ -30,7 +30,8 @@ for (const th of document.querySelectorAll("table.runs th")) th.onclick = () => 
 </script>"""
 STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em}"
          "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
-         "th{cursor:pointer;background:#eee}img{max-width:100%}.gap{color:#a00}.clip{margin:1em 0}")
+         "th{cursor:pointer;background:#eee}img{max-width:100%}.gap{color:#a00}.clip{margin:1em 0}"
+         "audio{vertical-align:middle}")
 
 
 def _rel(path, page_dir):

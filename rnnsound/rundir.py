@@ -41,7 +41,7 @@ class RunFolder:
 
     @property
     def name(self):
-        return os.path.basename(os.path.normpath(self.path))
+        return os.path.basename(os.path.abspath(self.path))  # "." is named by its folder
 
     config = property(lambda self: self.file("config.json"))
     versions = property(lambda self: self.file("versions.json"))
