@@ -87,6 +87,7 @@ class Network:
     def __init__(self, F, L, cfg, params):
         use_float32()
         self.F, self.L, self.cfg = F, L, cfg
+        self.head = heads.of(cfg)
         self.chunk = chunk_length(F, L, cfg)
         # a fused step reuses its freed scratch memory; chunked ones return it (rnnsound.allocator)
         keep_freed_memory(self.chunk >= L)
@@ -140,7 +141,7 @@ class Network:
             loss = heads.loss(out, y, self.F, self.cfg, x, self.shared)
             grads = dict(zip(self.shared, pt.grad(loss, list(self.shared.values()))))
             ups, norm = optim.updates(self.shared, grads, self.opt, lr, self.cfg)
-            extra = [] if heads.of(self.cfg).loss_is_mse else [graph.mse(self._mean(out, x, y), y)]
+            extra = [] if self.head.loss_is_mse else [graph.mse(self._mean(out, x, y), y)]
             return self._compile([x, y, lr], [loss, *extra, norm], ups)
         return self._function(("fused", shape), build)
 
@@ -150,7 +151,7 @@ class Network:
     def _sums(self, out, x, y):
         """[loss sum, squared-error sum of the head's mean]: one term where they are equal (mse)."""
         loss = heads.loss_sum(out, y, self.F, self.cfg, x, self.shared)
-        return [loss] if heads.of(self.cfg).loss_is_mse else [loss, pt.sum(pt.sqr(self._mean(out, x, y) - y))]
+        return [loss] if self.head.loss_is_mse else [loss, pt.sum(pt.sqr(self._mean(out, x, y) - y))]
 
     def _advance(self, shape):
         """(x, y, *states) -> [loss sum, (sse,) *final states]: a chunk's forward pass."""
@@ -215,7 +216,7 @@ class Network:
             return StepResult(out[0], out[1] if len(out) == 3 else out[0], out[-1])
         chunks = list(self._chunks(x, y))  # sliced once, used by both passes
         states, boundary, sums = self._zeros(x.shape), [], np.zeros(2)
-        n_sums = 1 if heads.of(self.cfg).loss_is_mse else 2
+        n_sums = 1 if self.head.loss_is_mse else 2
         for xc, yc in chunks:
             boundary.append(states)
             out = self._advance(xc.shape)(xc, yc, *states)

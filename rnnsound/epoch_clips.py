@@ -40,7 +40,7 @@ class EpochClips:
                             "prepare the song with `rnnsound prepare`, or leave --sample-every out")
 
     def __init__(self, run_dir, net, attrs, dev, every, seconds):
-        self.check(every, seconds, attrs)
+        """`every` and `seconds` as `check` passed them (train checks before its run folder exists)."""
         self.every = every
         if not every:
             return

@@ -93,14 +93,12 @@ def _no_progress(run, retries):
 def run_task(spec, prepared):
     """Train, generate and summarise one run in a child process; returns its summary."""
     run = sweep_run(spec["out_dir"], spec["name"])
-    if os.path.exists(run.summary):
-        return read_json(run.summary)
-    os.makedirs(run.path, exist_ok=True)
     # Dask can hand a run to a second worker while the first still trains it (a paused or cut-off
     # worker it gave up on): wait for that run to end instead of failing on its lock
     wait_while_locked(run.path)
     if os.path.exists(run.summary):
         return read_json(run.summary)
+    os.makedirs(run.path, exist_ok=True)
     if prepared["status"] == "infeasible":
         summary = infeasible_summary(spec["name"], spec["overrides"], prepared["reason"])
         write_json(run.summary, summary)
